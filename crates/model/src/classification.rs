@@ -1,0 +1,289 @@
+//! [`BertForSequenceClassification`]: the encoder, dropout and a linear head over the pooler.
+
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{log_softmax, softmax};
+
+use crate::config::BertConfig;
+use crate::error::{ModelError, Result};
+use crate::init;
+use crate::model::{BertInput, BertModel};
+
+/// What [`BertForSequenceClassification::forward`] returns.
+#[derive(Debug, Clone)]
+pub struct SequenceClassifierOutput {
+    /// Unnormalised class scores, `[batch, num_labels]`.
+    pub logits: Tensor<2>,
+    /// Mean cross-entropy over the batch, `[1]`, when labels were given.
+    pub loss: Option<Tensor<1>>,
+    /// The pooler output the head saw, `[batch, hidden_size]`.
+    pub pooler_output: Tensor<2>,
+    /// Every layer's hidden states, when [`BertInput::output_hidden_states`] was set.
+    pub hidden_states: Option<Vec<Tensor<3>>>,
+}
+
+/// BERT with a classification head (HF `BertForSequenceClassification`): pooler → dropout →
+/// `Linear(hidden_size, num_labels)`, trained with cross-entropy.
+#[derive(Module, Debug)]
+pub struct BertForSequenceClassification {
+    /// The encoder (HF `bert`).
+    pub bert: BertModel,
+    /// Dropout before the classifier (`classifier_dropout`, else `hidden_dropout_prob`).
+    pub dropout: Dropout,
+    /// The head (HF `classifier`).
+    pub classifier: Linear,
+    /// The configuration the model was built from, written back by `save_pretrained`.
+    #[module(skip)]
+    pub config: BertConfig,
+}
+
+impl BertForSequenceClassification {
+    /// Builds a randomly initialised model; the head is N(0, initializer_range) with zero bias.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidConfig`] if the config does not validate.
+    pub fn new(config: &BertConfig, device: &Device) -> Result<Self> {
+        let bert = BertModel::new(config, device)?;
+        Ok(Self {
+            bert,
+            dropout: DropoutConfig::new(config.classifier_dropout_prob()).init(),
+            classifier: init::linear(
+                config.hidden_size,
+                config.num_labels(),
+                config.initializer_range,
+                device,
+            ),
+            config: config.clone(),
+        })
+    }
+
+    /// Number of labels of the head.
+    pub fn num_labels(&self) -> usize {
+        self.config.num_labels()
+    }
+
+    /// Classifies a batch; with `labels`, also returns the mean cross-entropy loss.
+    ///
+    /// Dropout is active only when the model lives on an autodiff device and is in training
+    /// mode (see [`burn::module::Module::train`]); inference is deterministic.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, seq_len]` tensors
+    /// - `labels`: `[batch]`, each in `0..num_labels` (use [`Self::labels`] to build them checked)
+    /// - `logits`: `[batch, num_labels]`
+    pub fn forward(
+        &self,
+        input: BertInput,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        let output = self.bert.forward(input);
+        let logits = self
+            .classifier
+            .forward(self.dropout.forward(output.pooler_output.clone()));
+        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
+        SequenceClassifierOutput {
+            logits,
+            loss,
+            pooler_output: output.pooler_output,
+            hidden_states: output.hidden_states,
+        }
+    }
+
+    /// Softmax probabilities per label, `[batch, num_labels]`.
+    pub fn predict_proba(&self, input: BertInput) -> Tensor<2> {
+        softmax(self.forward(input, None).logits, 1)
+    }
+
+    /// Builds a label tensor, checking every label is in `0..num_labels`.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidInput`] naming the first label out of range.
+    pub fn labels(&self, labels: &[i64], device: &Device) -> Result<Tensor<1, Int>> {
+        let n = self.num_labels();
+        if let Some((i, label)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !(0..n as i64).contains(l))
+        {
+            return Err(ModelError::InvalidInput(format!(
+                "label {label} at position {i} is outside 0..{n}; the model has {n} labels ({})",
+                self.config.labels().unwrap_or_default().join(", ")
+            )));
+        }
+        Ok(Tensor::from_data(
+            TensorData::new(labels.to_vec(), [labels.len()]),
+            device,
+        ))
+    }
+}
+
+/// Mean cross-entropy of `logits` `[batch, classes]` against class ids `[batch]`
+/// (PyTorch's `CrossEntropyLoss()` with mean reduction).
+pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    let [batch] = labels.dims();
+    log_softmax(logits, 1)
+        .gather(1, labels.reshape([batch, 1]))
+        .mean()
+        .neg()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn tiny_config() -> BertConfig {
+        BertConfig {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 24,
+            max_position_embeddings: 20,
+            hidden_dropout_prob: 0.2,
+            attention_probs_dropout_prob: 0.2,
+            ..BertConfig::default()
+        }
+    }
+
+    fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+        t.to_data().convert::<f32>().try_to_vec::<f32>().unwrap()
+    }
+
+    fn model(device: &Device) -> BertForSequenceClassification {
+        device.seed(7);
+        BertForSequenceClassification::new(&tiny_config(), device).unwrap()
+    }
+
+    fn input(ids: &[i64], mask: &[i64], device: &Device) -> BertInput {
+        let n = ids.len();
+        BertInput::from_slices(ids, Some(mask), None, [1, n], &tiny_config(), device).unwrap()
+    }
+
+    #[test]
+    fn padding_tokens_do_not_change_real_positions() {
+        let device = Device::flex();
+        let model = model(&device);
+        let a = model.forward(
+            input(&[2, 5, 9, 3, 0, 0], &[1, 1, 1, 1, 0, 0], &device).with_hidden_states(true),
+            None,
+        );
+        let b = model.forward(
+            input(&[2, 5, 9, 3, 17, 41], &[1, 1, 1, 1, 0, 0], &device).with_hidden_states(true),
+            None,
+        );
+        let diff = |x: &[f32], y: &[f32]| {
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0.0, f32::max)
+        };
+        assert!(diff(&values(&a.logits), &values(&b.logits)) < 1e-6);
+        let last = |o: &SequenceClassifierOutput| {
+            values(o.hidden_states.as_ref().unwrap().last().unwrap())[..4 * 16].to_vec()
+        };
+        assert!(diff(&last(&a), &last(&b)) < 1e-5);
+        // Without the mask the padding does change the result.
+        let c = model.forward(
+            input(&[2, 5, 9, 3, 17, 41], &[1; 6], &device).with_hidden_states(true),
+            None,
+        );
+        assert!(diff(&last(&a), &last(&c)) > 1e-3);
+    }
+
+    #[test]
+    fn dropout_is_active_in_training_only() {
+        let device = Device::flex().autodiff();
+        let model = model(&device);
+        let run = |m: &BertForSequenceClassification| {
+            values(
+                &m.forward(input(&[2, 5, 9, 3], &[1; 4], &device), None)
+                    .logits,
+            )
+        };
+        let (first, second) = (run(&model), run(&model));
+        assert_ne!(
+            first, second,
+            "training forward passes must draw different dropout masks"
+        );
+        let eval = model.valid();
+        assert_eq!(run(&eval), run(&eval), "inference must be deterministic");
+    }
+
+    #[test]
+    fn fresh_weights_follow_hf_initialisation() {
+        let device = Device::flex();
+        let model = model(&device);
+        let weight = values(&model.classifier.weight.val());
+        let n = weight.len() as f32;
+        let mean = weight.iter().sum::<f32>() / n;
+        let std = (weight.iter().map(|w| (w - mean).powi(2)).sum::<f32>() / n).sqrt();
+        assert!((std - 0.02).abs() < 0.01, "classifier std {std}");
+        assert!(
+            values(&model.classifier.bias.as_ref().unwrap().val())
+                .iter()
+                .all(|b| *b == 0.0)
+        );
+        let words = values(&model.bert.embeddings.word_embeddings.weight.val());
+        assert!(
+            words[..16].iter().all(|w| *w == 0.0),
+            "pad_token_id row must be zero"
+        );
+        assert!(words[16..32].iter().any(|w| *w != 0.0));
+        let gamma = values(&model.bert.embeddings.layer_norm.gamma.val());
+        assert!(gamma.iter().all(|g| *g == 1.0));
+    }
+
+    #[test]
+    fn cross_entropy_matches_the_formula() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 0.5, -1.0, 0.0, 3.0], [2, 3]),
+            &device,
+        );
+        let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 2], [2]), &device);
+        let loss = values(&cross_entropy(logits, labels))[0];
+        let lse = |xs: [f32; 3]| xs.iter().map(|x| x.exp()).sum::<f32>().ln();
+        let expected = ((lse([1.0, 2.0, 0.5]) - 2.0) + (lse([-1.0, 0.0, 3.0]) - 3.0)) / 2.0;
+        assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
+    }
+
+    #[test]
+    fn activations_follow_their_formulas() {
+        use crate::config::HiddenAct;
+        let device = Device::flex();
+        let xs = [-3.0f32, -0.5, 0.0, 0.7, 2.5];
+        let x = Tensor::<1>::from_data(TensorData::new(xs.to_vec(), [5]), &device);
+        let erf_gelu = [
+            -0.004_049_694_f32,
+            -0.154_268_77,
+            0.0,
+            0.530_625_4,
+            2.484_475_8,
+        ];
+        let tanh_gelu = |v: f32| {
+            0.5 * v
+                * (1.0 + ((2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v.powi(3))).tanh())
+        };
+        for (got, want) in values(&HiddenAct::Gelu.forward(x.clone()))
+            .iter()
+            .zip(erf_gelu)
+        {
+            assert!((got - want).abs() < 1e-5, "gelu {got} vs {want}");
+        }
+        for (got, v) in values(&HiddenAct::GeluNew.forward(x.clone()))
+            .iter()
+            .zip(xs)
+        {
+            assert!(
+                (got - tanh_gelu(v)).abs() < 1e-5,
+                "gelu_new {got} vs {}",
+                tanh_gelu(v)
+            );
+        }
+        assert_eq!(
+            values(&HiddenAct::Relu.forward(x)),
+            [0.0, 0.0, 0.0, 0.7, 2.5]
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The transformer stack: [`BertIntermediate`], [`BertOutput`], [`BertLayer`], [`BertEncoder`].
+
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, gelu_approximate, relu};
+
+use crate::attention::BertAttention;
+use crate::config::{BertConfig, HiddenAct};
+use crate::init;
+
+/// First half of the feed-forward block: dense to `intermediate_size` and the activation.
+#[derive(Module, Debug)]
+pub struct BertIntermediate {
+    /// Projection `hidden_size → intermediate_size`.
+    pub dense: Linear,
+    /// The activation (`hidden_act`).
+    #[module(skip)]
+    pub act: HiddenAct,
+}
+
+impl HiddenAct {
+    /// Applies the activation elementwise.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Self::Gelu => gelu(x),
+            Self::GeluNew => gelu_approximate(x),
+            Self::Relu => relu(x),
+        }
+    }
+}
+
+impl BertIntermediate {
+    /// Builds the block with HF's initialisation.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            dense: init::linear(
+                config.hidden_size,
+                config.intermediate_size,
+                config.initializer_range,
+                device,
+            ),
+            act: config.hidden_act,
+        }
+    }
+
+    /// # Shapes
+    /// - `hidden`: `[batch, seq_len, hidden_size]`
+    /// - output: `[batch, seq_len, intermediate_size]`
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
+        self.act.forward(self.dense.forward(hidden))
+    }
+}
+
+/// Second half of the feed-forward block: dense back, dropout, residual, LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertOutput {
+    /// Projection `intermediate_size → hidden_size`.
+    pub dense: Linear,
+    /// LayerNorm over the residual sum (HF `LayerNorm`).
+    pub layer_norm: LayerNorm,
+    /// Dropout on the projection.
+    pub dropout: Dropout,
+}
+
+impl BertOutput {
+    /// Builds the block with HF's initialisation.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            dense: init::linear(
+                config.intermediate_size,
+                config.hidden_size,
+                config.initializer_range,
+                device,
+            ),
+            layer_norm: init::layer_norm(config.hidden_size, config.layer_norm_eps, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    /// # Shapes
+    /// - `intermediate`: `[batch, seq_len, intermediate_size]`
+    /// - `residual`, output: `[batch, seq_len, hidden_size]`
+    pub fn forward(&self, intermediate: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let hidden = self.dropout.forward(self.dense.forward(intermediate));
+        self.layer_norm.forward(hidden + residual)
+    }
+}
+
+/// One transformer layer (HF `encoder.layer.N`).
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    /// Self-attention block.
+    pub attention: BertAttention,
+    /// Feed-forward, first half.
+    pub intermediate: BertIntermediate,
+    /// Feed-forward, second half.
+    pub output: BertOutput,
+}
+
+impl BertLayer {
+    /// Builds the layer with HF's initialisation.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            attention: BertAttention::new(config, device),
+            intermediate: BertIntermediate::new(config, device),
+            output: BertOutput::new(config, device),
+        }
+    }
+
+    /// # Shapes
+    /// - `hidden`, output: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive
+    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask);
+        let intermediate = self.intermediate.forward(attended.clone());
+        self.output.forward(intermediate, attended)
+    }
+}
+
+/// The stack of [`BertLayer`]s (HF `encoder`).
+#[derive(Module, Debug)]
+pub struct BertEncoder {
+    /// The layers, HF `encoder.layer.0`, `encoder.layer.1`, ….
+    pub layer: Vec<BertLayer>,
+}
+
+impl BertEncoder {
+    /// Builds `num_hidden_layers` layers with HF's initialisation.
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
+        Self {
+            layer: (0..config.num_hidden_layers)
+                .map(|_| BertLayer::new(config, device))
+                .collect(),
+        }
+    }
+
+    /// Runs every layer; when `all_hidden_states` is given, pushes each layer's output to it.
+    ///
+    /// # Shapes
+    /// - `hidden`, output: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive
+    pub fn forward(
+        &self,
+        mut hidden: Tensor<3>,
+        mask: Tensor<4>,
+        mut all_hidden_states: Option<&mut Vec<Tensor<3>>>,
+    ) -> Tensor<3> {
+        for layer in &self.layer {
+            hidden = layer.forward(hidden, mask.clone());
+            if let Some(states) = all_hidden_states.as_deref_mut() {
+                states.push(hidden.clone());
+            }
+        }
+        hidden
+    }
+}

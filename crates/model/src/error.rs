@@ -1,0 +1,121 @@
+//! The error type of this crate.
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong reading a config or checkpoint, building a model, or saving one.
+///
+/// Messages name the file or tensor key at fault and, where there is one, the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A file could not be read or written.
+    #[error("cannot access {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` is not valid JSON or does not have BERT's fields and types.
+    #[error("malformed BERT config{}: {source}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    ConfigParse {
+        /// The file, when the config came from one.
+        path: Option<PathBuf>,
+        /// The JSON error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The config parses but its values cannot describe a model.
+    #[error("invalid BERT config: `{key}` {message}")]
+    InvalidConfig {
+        /// The `config.json` key at fault.
+        key: String,
+        /// What is wrong with it and what would be right.
+        message: String,
+    },
+    /// A model directory holds no weights file this crate reads.
+    #[error(
+        "no checkpoint in {}: expected model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)",
+        dir.display()
+    )]
+    NoCheckpoint {
+        /// The directory searched.
+        dir: PathBuf,
+    },
+    /// A weights file could not be parsed (truncated, corrupt, not safetensors/pickle).
+    #[error("cannot read checkpoint {}: {message}", path.display())]
+    CheckpointRead {
+        /// The weights file.
+        path: PathBuf,
+        /// What the reader reported.
+        message: String,
+    },
+    /// The checkpoint is not a BERT model (another architecture, or not a model at all).
+    #[error(
+        "{} is not a BERT checkpoint: {message}",
+        path.display()
+    )]
+    NotBert {
+        /// The weights file.
+        path: PathBuf,
+        /// What gave it away.
+        message: String,
+    },
+    /// A tensor's shape in the checkpoint disagrees with the config.
+    #[error(
+        "shape mismatch for `{key}` in {}: the model (from config.json) expects {expected:?}, the checkpoint has {found:?}; check that config.json belongs to these weights",
+        path.display()
+    )]
+    ShapeMismatch {
+        /// The HF key of the tensor.
+        key: String,
+        /// Shape the model expects, in HF layout.
+        expected: Vec<usize>,
+        /// Shape stored in the checkpoint.
+        found: Vec<usize>,
+        /// The weights file.
+        path: PathBuf,
+    },
+    /// A weight required by the encoder is absent from the checkpoint.
+    #[error(
+        "{} lacks {} encoder weight(s), e.g. `{}`; only the classifier head may be missing",
+        path.display(), keys.len(), keys.first().map(String::as_str).unwrap_or("?")
+    )]
+    MissingWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// Every missing HF key.
+        keys: Vec<String>,
+    },
+    /// Inputs that the model cannot take (shapes, ids outside the vocabulary, bad labels).
+    #[error("invalid model input: {0}")]
+    InvalidInput(String),
+    /// A save could not serialize the weights.
+    #[error("cannot write checkpoint {}: {message}", path.display())]
+    CheckpointWrite {
+        /// The file being written.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl ModelError {
+    /// Attaches the file a config came from.
+    pub(crate) fn with_path(self, path: &Path) -> Self {
+        match self {
+            Self::ConfigParse { source, .. } => Self::ConfigParse {
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            Self::InvalidConfig { key, message } => Self::InvalidConfig {
+                key,
+                message: format!("{message} (in {})", path.display()),
+            },
+            other => other,
+        }
+    }
+}
+
+/// `Result` with [`ModelError`].
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;
