@@ -1,0 +1,82 @@
+//! `bertfit`: fine-tune and use BERT sequence classifiers.
+//!
+//! This binary is the only place (with `xtask`) that names a concrete burn backend. Today it
+//! offers `bertfit info`; `finetune`, `evaluate`, `predict`, `push` and `data` arrive with their
+//! issues.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use bertfit_model::BertForSequenceClassification;
+use burn::module::Module;
+use burn::tensor::Device;
+use clap::{Parser, Subcommand};
+
+/// Fine-tune and use BERT-family text classifiers (Hugging Face checkpoints, burn backends).
+#[derive(Debug, Parser)]
+#[command(name = "bertfit", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Describe a model directory: architecture, parameter count, labels, max length, and how
+    /// its weights load (missing/unused keys).
+    Info {
+        /// A directory with config.json and model.safetensors or pytorch_model.bin.
+        model: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Info { model, json } => info(&model, json),
+    }
+}
+
+fn info(dir: &std::path::Path, json: bool) -> Result<()> {
+    let device = Device::flex();
+    let (model, report) = BertForSequenceClassification::from_pretrained(dir, &device)
+        .with_context(|| format!("loading the model in {}", dir.display()))?;
+    let config = &model.config;
+    let labels = config.labels()?;
+    let params = model.num_params();
+    if json {
+        let value = serde_json::json!({
+            "model": dir,
+            "architecture": "BertForSequenceClassification",
+            "parameters": params,
+            "layers": config.num_hidden_layers,
+            "hidden_size": config.hidden_size,
+            "attention_heads": config.num_attention_heads,
+            "vocab_size": config.vocab_size,
+            "max_length": config.max_position_embeddings,
+            "labels": labels,
+            "weights": report.file,
+            "missing": report.missing,
+            "unexpected": report.unexpected,
+            "ignored": report.ignored,
+        });
+        println!("{value}");
+    } else {
+        println!("model         {}", dir.display());
+        println!("architecture  BertForSequenceClassification");
+        println!(
+            "size          {} layers, hidden {}, {} heads, vocab {}",
+            config.num_hidden_layers,
+            config.hidden_size,
+            config.num_attention_heads,
+            config.vocab_size
+        );
+        println!("parameters    {params}");
+        println!("max length    {}", config.max_position_embeddings);
+        println!("labels        {}", labels.join(", "));
+        println!("weights       {report}");
+    }
+    Ok(())
+}
