@@ -1,0 +1,74 @@
+//! The error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a training or evaluation run.
+///
+/// Checkpoints already written stay on disk whatever the error.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file or directory could not be read or written.
+    #[error("cannot access {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON file (config, trainer state) is malformed.
+    #[error("malformed JSON in {}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A training hyper-parameter is unusable.
+    #[error("invalid training config: `{field}` {message}")]
+    InvalidConfig {
+        /// The `TrainingConfig` field.
+        field: String,
+        /// What is wrong and the fix.
+        message: String,
+    },
+    /// The data cannot be trained on (empty split, bad labels, …).
+    #[error("invalid training data: {0}")]
+    Data(String),
+    /// The loss became NaN or infinite.
+    #[error(
+        "the training loss is {loss} at step {step} (epoch {epoch:.2}); lower the learning rate or check the data. Checkpoints written so far are kept in {}",
+        output_dir.display()
+    )]
+    NonFiniteLoss {
+        /// The loss value.
+        loss: f64,
+        /// Optimizer step (1-based) being computed.
+        step: usize,
+        /// Fractional epoch.
+        epoch: f64,
+        /// Where earlier checkpoints are.
+        output_dir: PathBuf,
+    },
+    /// A checkpoint to resume from is missing or incomplete.
+    #[error("cannot resume from {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The backend failed to compute or read back a tensor.
+    #[error("backend error: {0}")]
+    Backend(String),
+    /// The model rejected a config, checkpoint or input.
+    #[error(transparent)]
+    Model(#[from] bertfit_model::ModelError),
+    /// The tokenizer rejected a text or setting.
+    #[error(transparent)]
+    Tokenize(#[from] bertfit_tokenize::TokenizeError),
+}
+
+/// `Result` with [`TrainError`].
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
