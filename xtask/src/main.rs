@@ -5,7 +5,10 @@
 //!   the local cache, so tests that need real weights run offline ([`fixtures`]).
 //! - `cargo xtask ci` — the whole CI pipeline: fmt, clippy, fixtures, tests ([`ci`]). This is what
 //!   `.ci/run` calls.
+//! - `cargo xtask bench data` — `bertfit-data` load/shuffle timings on IMDB-sized generated data
+//!   ([`bench_data`]).
 
+mod bench_data;
 mod ci;
 mod fixtures;
 
@@ -37,6 +40,20 @@ enum Command {
     Fixtures,
     /// Run the CI pipeline: `cargo fmt --check`, clippy, fixtures, `cargo test --workspace`.
     Ci(ci::CiArgs),
+    /// Run a benchmark.
+    Bench {
+        /// What to benchmark.
+        #[command(subcommand)]
+        what: Bench,
+    },
+}
+
+/// The benchmarks `cargo xtask bench` knows.
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// `bertfit-data` on 25 000 generated reviews: parquet / CSV / JSONL / aclImdb loading and
+    /// `shuffle(42).select(0..500)`; `--python` adds pandas / `datasets` on the same files.
+    Data(bench_data::BenchDataArgs),
 }
 
 fn main() -> Result<()> {
@@ -48,5 +65,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Ci(args) => ci::run(&args),
+        Command::Bench {
+            what: Bench::Data(args),
+        } => bench_data::run(&args),
     }
 }

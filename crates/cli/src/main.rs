@@ -1,20 +1,22 @@
 //! `bertfit`: fine-tune and use BERT sequence classifiers.
 //!
-//! This binary is the only place (with `xtask`) that names a concrete burn backend. Today it
-//! offers `bertfit info`; `finetune`, `evaluate`, `predict`, `push` and `data` arrive with their
-//! issues.
+//! This binary (with `xtask`) is the only place that names a concrete burn backend.
+
+mod commands;
+mod device;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
-use bertfit_model::BertForSequenceClassification;
-use burn::module::Module;
-use burn::tensor::Device;
-use clap::{Parser, Subcommand};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Fine-tune and use BERT-family text classifiers (Hugging Face checkpoints, burn backends).
+///
+/// The Python workflow it mirrors: load a dataset, `shuffle(seed).select(range(n))`, tokenize
+/// with padding and truncation, fine-tune `AutoModelForSequenceClassification` with `Trainer`,
+/// evaluate each epoch, `save_model`, reload and predict with softmax.
 #[derive(Debug, Parser)]
-#[command(name = "bertfit", version, about)]
+#[command(name = "bertfit", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,8 +24,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Describe a model directory: architecture, parameter count, labels, max length, and how
-    /// its weights load (missing/unused keys).
+    /// Fine-tune a model on a labelled dataset and save it (HF layout) with its metrics.
+    Finetune(Box<commands::finetune::FinetuneArgs>),
+    /// Score a saved model on a dataset split: loss, accuracy, precision, recall, specificity,
+    /// F1, confusion matrix, ROC/AUC.
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Classify texts (arguments, a file, or stdin) with softmax probabilities per label.
+    Predict(commands::predict::PredictArgs),
+    /// Describe a model directory: architecture, parameters, labels, max length, load report.
     Info {
         /// A directory with config.json and model.safetensors or pytorch_model.bin.
         model: PathBuf,
@@ -33,50 +41,38 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
-        Command::Info { model, json } => info(&model, json),
-    }
+/// Where the data comes from and which rows are used.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// A local parquet/CSV/JSONL file or directory, an `aclImdb` folder, or a Hub dataset id
+    /// (`imdb` means `stanfordnlp/imdb`).
+    #[arg(long)]
+    pub dataset: String,
+    /// Column holding the text.
+    #[arg(long, default_value = "text")]
+    pub text_column: String,
+    /// Column holding the label (ids, or names such as pos/neg).
+    #[arg(long, default_value = "label")]
+    pub label_column: String,
+    /// Skip rows with empty text instead of failing (the count is reported).
+    #[arg(long)]
+    pub drop_empty_text: bool,
 }
 
-fn info(dir: &std::path::Path, json: bool) -> Result<()> {
-    let device = Device::flex();
-    let (model, report) = BertForSequenceClassification::from_pretrained(dir, &device)
-        .with_context(|| format!("loading the model in {}", dir.display()))?;
-    let config = &model.config;
-    let labels = config.labels()?;
-    let params = model.num_params();
-    if json {
-        let value = serde_json::json!({
-            "model": dir,
-            "architecture": "BertForSequenceClassification",
-            "parameters": params,
-            "layers": config.num_hidden_layers,
-            "hidden_size": config.hidden_size,
-            "attention_heads": config.num_attention_heads,
-            "vocab_size": config.vocab_size,
-            "max_length": config.max_position_embeddings,
-            "labels": labels,
-            "weights": report.file,
-            "missing": report.missing,
-            "unexpected": report.unexpected,
-            "ignored": report.ignored,
-        });
-        println!("{value}");
-    } else {
-        println!("model         {}", dir.display());
-        println!("architecture  BertForSequenceClassification");
-        println!(
-            "size          {} layers, hidden {}, {} heads, vocab {}",
-            config.num_hidden_layers,
-            config.hidden_size,
-            config.num_attention_heads,
-            config.vocab_size
-        );
-        println!("parameters    {params}");
-        println!("max length    {}", config.max_position_embeddings);
-        println!("labels        {}", labels.join(", "));
-        println!("weights       {report}");
+/// Output format of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    Table,
+    /// One JSON object per line.
+    Json,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Finetune(args) => commands::finetune::run(&args),
+        Command::Evaluate(args) => commands::evaluate::run(&args),
+        Command::Predict(args) => commands::predict::run(&args),
+        Command::Info { model, json } => commands::info::run(&model, json),
     }
-    Ok(())
 }

@@ -1,0 +1,107 @@
+//! `bertfit evaluate`: the full metrics report of a saved model on a dataset split.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use bertfit_model::BertForSequenceClassification;
+use bertfit_tokenize::{Tokenizer, TokenizerConfig};
+use bertfit_train::{BatchPadding, EncodedDataset, Trainer, TrainingConfig};
+use clap::Args;
+
+use crate::commands::{load_dataset, subset};
+use crate::{DataArgs, Format, device};
+
+/// Arguments of `bertfit evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A saved model directory (e.g. the output of `bertfit finetune`).
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Split to score.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Score `shuffle(seed).select(range(N))` of the split.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Seed of the subset shuffle.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Truncate to this many tokens [default: the model's max_position_embeddings].
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Backend to run on.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Runs `bertfit evaluate`.
+pub fn run(args: &EvaluateArgs) -> Result<()> {
+    let device = device::parse(&args.device)?;
+    let (model, report) = BertForSequenceClassification::from_pretrained(&args.model, &device)
+        .with_context(|| format!("loading the model in {}", args.model.display()))?;
+    if !report.missing.is_empty() {
+        bail!(
+            "{} has no trained classifier ({} missing); evaluate a fine-tuned model",
+            args.model.display(),
+            report.missing.join(", ")
+        );
+    }
+    let dict = load_dataset(&args.data, &[&args.split])?;
+    let rows = subset(dict.split(&args.split)?, args.size, args.seed, "--size")?;
+    let labels = model.config.labels()?;
+    if dict.label_map().names() != labels.as_slice() {
+        bail!(
+            "the dataset's labels ({}) differ from the model's ({}); evaluate on data labelled like the training data",
+            dict.label_map().names().join(", "),
+            labels.join(", ")
+        );
+    }
+    let max_length = args
+        .max_length
+        .unwrap_or(model.config.max_position_embeddings);
+    let tokenizer = Tokenizer::from_dir(
+        &args.model,
+        TokenizerConfig::default().with_max_length(max_length),
+    )?;
+    let data = EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)?;
+    let trainer = Trainer::new(
+        TrainingConfig {
+            per_device_eval_batch_size: args.batch_size,
+            padding: BatchPadding::Longest,
+            max_length: Some(max_length),
+            ..TrainingConfig::default()
+        },
+        device,
+    )?;
+    let evaluation = trainer.evaluate(&model, &data)?;
+    let json = serde_json::Value::Object(evaluation.metrics());
+    if let Some(path) = &args.output {
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{json}"),
+        Format::Table => {
+            println!(
+                "eval_loss {:.4}  ({} rows of {} `{}`)",
+                evaluation.loss,
+                rows.len(),
+                args.data.dataset,
+                args.split
+            );
+            print!("{}", evaluation.report.table(&labels));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! `bertfit finetune`: the seed notebook's workflow in one command.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bertfit_model::{BertConfig, BertForSequenceClassification, CONFIG_FILE, find_weights};
+use bertfit_tokenize::{Tokenizer, TokenizerConfig};
+use bertfit_train::{
+    BatchPadding, EncodedDataset, IntervalStrategy, Resume, Trainer, TrainingConfig,
+    list_checkpoints,
+};
+use clap::Args;
+
+use crate::DataArgs;
+use crate::commands::{load_dataset, subset};
+use crate::device;
+
+/// Arguments of `bertfit finetune` (names follow HF's `TrainingArguments`).
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    /// A model directory (config.json, weights, tokenizer files), e.g. a pretrained encoder.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Split to train on.
+    #[arg(long, default_value = "train")]
+    pub train_split: String,
+    /// Split to evaluate on.
+    #[arg(long, default_value = "test")]
+    pub eval_split: String,
+    /// Train on `shuffle(seed).select(range(N))` of the training split.
+    #[arg(long)]
+    pub train_size: Option<usize>,
+    /// Evaluate on `shuffle(seed).select(range(N))` of the evaluation split.
+    #[arg(long)]
+    pub eval_size: Option<usize>,
+    /// Seed of the subset shuffles, data order, dropout and new weights.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Truncate (and with `--padding max_length`, pad) to this many tokens [default: the
+    /// model's max_position_embeddings].
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// `max_length` pads every sequence (the notebook's choice); `longest` pads each batch to
+    /// its longest sequence, much faster on short texts.
+    #[arg(long, value_enum, default_value = "max-length")]
+    pub padding: PaddingArg,
+    /// Where the fine-tuned model, checkpoints and metrics go.
+    #[arg(long, default_value = "models/sentiment-classifier")]
+    pub output_dir: PathBuf,
+    /// Continue from the newest checkpoint in --output-dir.
+    #[arg(long)]
+    pub resume: bool,
+    /// Replace an --output-dir that already holds a model or checkpoints.
+    #[arg(long)]
+    pub overwrite_output_dir: bool,
+    /// Backend to run on.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// A TrainingConfig JSON file to start from (flags below override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Epochs to train.
+    #[arg(long)]
+    pub num_train_epochs: Option<f64>,
+    /// Stop after this many optimizer steps (overrides epochs).
+    #[arg(long)]
+    pub max_steps: Option<i64>,
+    /// Peak learning rate [default: 5e-5].
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
+    /// Training batch size [default: 8].
+    #[arg(long)]
+    pub per_device_train_batch_size: Option<usize>,
+    /// Evaluation batch size [default: 8].
+    #[arg(long)]
+    pub per_device_eval_batch_size: Option<usize>,
+    /// Micro-batches per optimizer step [default: 1].
+    #[arg(long)]
+    pub gradient_accumulation_steps: Option<usize>,
+    /// AdamW weight decay [default: 0].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Warmup steps [default: 0].
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
+    /// Warmup as a fraction of all steps [default: 0].
+    #[arg(long)]
+    pub warmup_ratio: Option<f64>,
+    /// Global gradient-norm clipping [default: 1.0; 0 disables].
+    #[arg(long)]
+    pub max_grad_norm: Option<f64>,
+    /// When to evaluate [default: epoch].
+    #[arg(long, value_enum)]
+    pub eval_strategy: Option<StrategyArg>,
+    /// Evaluate every N steps with `--eval-strategy steps`.
+    #[arg(long)]
+    pub eval_steps: Option<usize>,
+    /// When to checkpoint [default: epoch].
+    #[arg(long, value_enum)]
+    pub save_strategy: Option<StrategyArg>,
+    /// Checkpoint every N steps with `--save-strategy steps`.
+    #[arg(long)]
+    pub save_steps: Option<usize>,
+    /// Keep at most N checkpoints.
+    #[arg(long)]
+    pub save_total_limit: Option<usize>,
+    /// Log the training loss every N steps [default: 10].
+    #[arg(long)]
+    pub logging_steps: Option<usize>,
+    /// Reload the best checkpoint at the end.
+    #[arg(long)]
+    pub load_best_model_at_end: bool,
+    /// Metric deciding the best checkpoint (loss, accuracy, f1, roc_auc, …).
+    #[arg(long)]
+    pub metric_for_best_model: Option<String>,
+    /// Stop after N evaluations without improvement.
+    #[arg(long)]
+    pub early_stopping_patience: Option<usize>,
+    /// Batch texts of similar length together (with `--padding longest`).
+    #[arg(long)]
+    pub group_by_length: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `--padding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaddingArg {
+    /// Pad every sequence to --max-length.
+    MaxLength,
+    /// Pad each batch to its longest sequence.
+    Longest,
+}
+
+/// `--eval-strategy` / `--save-strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// Never.
+    No,
+    /// Every N steps.
+    Steps,
+    /// Every epoch.
+    Epoch,
+}
+
+impl From<StrategyArg> for IntervalStrategy {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::No => Self::No,
+            StrategyArg::Steps => Self::Steps,
+            StrategyArg::Epoch => Self::Epoch,
+        }
+    }
+}
+
+/// The TrainingConfig the flags describe.
+fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
+    let mut c = match &args.config {
+        Some(path) => TrainingConfig::from_file(path)
+            .with_context(|| format!("reading --config {}", path.display()))?,
+        None => TrainingConfig {
+            // The notebook's Trainer: evaluate each epoch, 2 epochs; saving each epoch.
+            num_train_epochs: 2.0,
+            eval_strategy: IntervalStrategy::Epoch,
+            save_strategy: IntervalStrategy::Epoch,
+            logging_steps: 10,
+            ..TrainingConfig::default()
+        },
+    };
+    c.output_dir = args.output_dir.clone();
+    c.seed = args.seed;
+    c.max_length = args.max_length.or(c.max_length);
+    c.padding = match args.padding {
+        PaddingArg::MaxLength => BatchPadding::MaxLength,
+        PaddingArg::Longest => BatchPadding::Longest,
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = args.$field { c.$field = v.into(); } )* };
+    }
+    set!(
+        num_train_epochs,
+        max_steps,
+        learning_rate,
+        per_device_train_batch_size,
+        per_device_eval_batch_size,
+        gradient_accumulation_steps,
+        weight_decay,
+        warmup_steps,
+        warmup_ratio,
+        max_grad_norm,
+        eval_strategy,
+        save_strategy,
+        save_steps,
+        logging_steps
+    );
+    if args.eval_steps.is_some() {
+        c.eval_steps = args.eval_steps;
+    }
+    if args.save_total_limit.is_some() {
+        c.save_total_limit = args.save_total_limit;
+    }
+    if args.metric_for_best_model.is_some() {
+        c.metric_for_best_model = args.metric_for_best_model.clone();
+    }
+    if args.early_stopping_patience.is_some() {
+        c.early_stopping_patience = args.early_stopping_patience;
+    }
+    c.load_best_model_at_end |= args.load_best_model_at_end;
+    c.group_by_length |= args.group_by_length;
+    c.progress_bar = !args.no_progress;
+    c.validate()?;
+    Ok(c)
+}
+
+/// Refuses to overwrite finished work unless asked to.
+fn check_output_dir(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
+    if resume || overwrite || !dir.exists() {
+        return Ok(());
+    }
+    let has_model = dir.join("model.safetensors").exists();
+    let checkpoints = list_checkpoints(dir)?;
+    if has_model || !checkpoints.is_empty() {
+        bail!(
+            "--output-dir {} already holds {}; pass --resume to continue it, --overwrite-output-dir to replace it, or choose another directory",
+            dir.display(),
+            if has_model { "a model" } else { "checkpoints" }
+        );
+    }
+    Ok(())
+}
+
+/// Runs `bertfit finetune`.
+pub fn run(args: &FinetuneArgs) -> Result<()> {
+    let device = device::parse(&args.device)?;
+    let config = training_config(args)?;
+    check_output_dir(&args.output_dir, args.resume, args.overwrite_output_dir)?;
+
+    // Data: the notebook's shuffle(seed=42).select(range(n)) on both splits.
+    let dict = load_dataset(&args.data, &[&args.train_split, &args.eval_split])?;
+    let train_rows = subset(
+        dict.split(&args.train_split)?,
+        args.train_size,
+        args.seed,
+        "--train-size",
+    )?;
+    let eval_rows = subset(
+        dict.split(&args.eval_split)?,
+        args.eval_size,
+        args.seed,
+        "--eval-size",
+    )?;
+    let label_names = dict.label_map().names().to_vec();
+    eprintln!(
+        "data: {} train / {} eval rows from {} (labels: {})",
+        train_rows.len(),
+        eval_rows.len(),
+        args.data.dataset,
+        label_names.join(", ")
+    );
+
+    // Model: the head takes the dataset's labels unless the checkpoint already has them.
+    let config_path = args.model.join(CONFIG_FILE);
+    let mut model_config = BertConfig::from_file(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let current = model_config.labels()?;
+    if current != label_names {
+        if current.len() == label_names.len() && !current.iter().all(|l| l.starts_with("LABEL_")) {
+            eprintln!("relabelling the head {current:?} → {label_names:?} (from the dataset)");
+        }
+        model_config.set_labels(&label_names);
+    }
+    device.seed(args.seed);
+    let mut model = BertForSequenceClassification::new(&model_config, &device)?;
+    let weights = find_weights(&args.model)?;
+    let report = model
+        .load_weights(&weights)
+        .with_context(|| format!("loading {}", weights.display()))?;
+    eprintln!("model: {report}");
+
+    let max_length = config
+        .max_length
+        .unwrap_or(model_config.max_position_embeddings);
+    let tokenizer = Tokenizer::from_dir(
+        &args.model,
+        TokenizerConfig::default().with_max_length(max_length),
+    )
+    .with_context(|| format!("loading the tokenizer of {}", args.model.display()))?;
+    let encode = |rows: &bertfit_data::TextDataset| {
+        EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)
+    };
+    let train = encode(&train_rows).context("tokenizing the training split")?;
+    let eval = encode(&eval_rows).context("tokenizing the evaluation split")?;
+
+    let trainer = Trainer::new(config, device)?;
+    let resume = if args.resume {
+        Resume::Latest
+    } else {
+        Resume::No
+    };
+    let output = trainer.train(model, &train, Some(&eval), resume)?;
+    tokenizer
+        .save(&args.output_dir)
+        .with_context(|| format!("saving the tokenizer to {}", args.output_dir.display()))?;
+
+    let evaluation = trainer.evaluate(&output.model, &eval)?;
+    let mut results = evaluation.metrics();
+    results.insert("epoch".into(), serde_json::json!(output.state.epoch));
+    let results_path = args.output_dir.join("eval_results.json");
+    std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("writing {}", results_path.display()))?;
+    let train_path = args.output_dir.join("train_results.json");
+    std::fs::write(&train_path, serde_json::to_string_pretty(&output.metrics)?)
+        .with_context(|| format!("writing {}", train_path.display()))?;
+
+    println!("{}", serde_json::Value::Object(output.metrics.clone()));
+    println!("{}", evaluation.report.table(&label_names));
+    println!("saved to {}", args.output_dir.display());
+    Ok(())
+}

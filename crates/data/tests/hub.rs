@@ -1,0 +1,697 @@
+//! The Hub path against a mock Hub on 127.0.0.1 that serves the endpoints `hf-hub` calls:
+//! `GET /api/datasets/{repo}/revision/{rev}` (file list + commit) and
+//! `GET /datasets/{repo}/resolve/{rev}/{file}` with `Range` (metadata probe `bytes=0-0`, then the
+//! content, resumable). Covers download, the Python-compatible cache layout, cache reuse, offline
+//! mode, 404, 401/token, and a connection dropped mid-file (then resumed).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bertfit_data::{
+    DataError, DatasetDict, HubOptions, HubSource, LabelMap, LoadOptions, Source, TextRow, generate,
+};
+use polars::prelude::*;
+
+// ------------------------------------------------------------------ the mock Hub
+
+#[derive(Debug, Clone)]
+struct Logged {
+    path: String,
+    range: Option<String>,
+    authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    repos: BTreeMap<String, (String, BTreeMap<String, Vec<u8>>)>,
+    token: Option<String>,
+    drop_downloads: usize,
+    /// Listed in every repo's file list but answered 404 on download.
+    ghost_files: Vec<String>,
+    log: Vec<Logged>,
+}
+
+struct MockHub {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockHub {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = handle(stream, &s);
+                }
+            }
+        });
+        Self {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn add_repo(&self, repo: &str, sha: &str, files: BTreeMap<String, Vec<u8>>) {
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .insert(repo.into(), (sha.into(), files));
+    }
+
+    fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+impl Drop for MockHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    // Any stable content hash does; the real Hub sends the sha256 of LFS files.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}{:08x}", bytes.len())
+}
+
+fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let mut st = state.lock().unwrap();
+    st.log.push(Logged {
+        path: path.clone(),
+        range: headers.get("range").cloned(),
+        authorization: headers.get("authorization").cloned(),
+    });
+    if let Some(token) = &st.token
+        && headers.get("authorization") != Some(&format!("Bearer {token}"))
+    {
+        return respond(
+            &mut stream,
+            "401 Unauthorized",
+            &[("X-Error-Code", "GatedRepo".into())],
+            b"{\"error\":\"Access to this dataset is restricted\"}",
+        );
+    }
+    let not_found = |stream: &mut TcpStream, code: &str| {
+        respond(
+            stream,
+            "404 Not Found",
+            &[("X-Error-Code", code.into())],
+            b"{\"error\":\"Repository not found\"}",
+        )
+    };
+    if let Some(rest) = path.strip_prefix("/api/datasets/") {
+        let Some((repo, _rev)) = rest.split_once("/revision/") else {
+            return not_found(&mut stream, "RepoNotFound");
+        };
+        let Some((sha, files)) = st.repos.get(repo) else {
+            return not_found(&mut stream, "RepoNotFound");
+        };
+        let siblings: Vec<String> = files
+            .keys()
+            .chain(st.ghost_files.iter())
+            .map(|f| format!("{{\"rfilename\":\"{f}\"}}"))
+            .collect();
+        let body = format!(
+            "{{\"id\":\"{repo}\",\"sha\":\"{sha}\",\"siblings\":[{}]}}",
+            siblings.join(",")
+        );
+        return respond(
+            &mut stream,
+            "200 OK",
+            &[("Content-Type", "application/json".into())],
+            body.as_bytes(),
+        );
+    }
+    let Some(rest) = path.strip_prefix("/datasets/") else {
+        return not_found(&mut stream, "RepoNotFound");
+    };
+    let Some((repo, rev_file)) = rest.split_once("/resolve/") else {
+        return not_found(&mut stream, "RepoNotFound");
+    };
+    let Some((_rev, file)) = rev_file.split_once('/') else {
+        return not_found(&mut stream, "EntryNotFound");
+    };
+    let Some((sha, files)) = st.repos.get(repo) else {
+        return not_found(&mut stream, "RepoNotFound");
+    };
+    let Some(content) = files.get(file) else {
+        return not_found(&mut stream, "EntryNotFound");
+    };
+    let (sha, content) = (sha.clone(), content.clone());
+    let total = content.len();
+    let (start, end) = match headers.get("range").and_then(|r| r.strip_prefix("bytes=")) {
+        Some(r) => {
+            let (a, b) = r.split_once('-').unwrap();
+            let a: usize = a.parse().unwrap();
+            let b: usize = if b.is_empty() {
+                total - 1
+            } else {
+                b.parse().unwrap()
+            };
+            (a, b.min(total - 1))
+        }
+        None => (0, total - 1),
+    };
+    let body = &content[start..=end];
+    let headers = [
+        ("ETag", format!("\"{}\"", etag_of(&content))),
+        ("X-Repo-Commit", sha),
+        ("Content-Range", format!("bytes {start}-{end}/{total}")),
+        ("Accept-Ranges", "bytes".into()),
+    ];
+    let is_probe = start == 0 && end == 0;
+    if !is_probe && st.drop_downloads > 0 {
+        st.drop_downloads -= 1;
+        drop(st);
+        // Promise the whole range, send half of it, hang up.
+        let mut head = format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body[..body.len() / 2])?;
+        stream.flush()?;
+        return stream.shutdown(std::net::Shutdown::Both);
+    }
+    respond(&mut stream, "206 Partial Content", &headers, body)
+}
+
+// ------------------------------------------------------------------ fixtures
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A parquet file shaped like the Hub's IMDB splits: `text` string, `label` int64, and the
+/// `huggingface` metadata with the ClassLabel names.
+fn imdb_parquet(rows: &[TextRow]) -> Vec<u8> {
+    let mut df = df!(
+        "text" => rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+        "label" => rows.iter().map(|r| r.label).collect::<Vec<i64>>()
+    )
+    .unwrap();
+    let meta = r#"{"info": {"features": {"text": {"dtype": "string", "_type": "Value"}, "label": {"names": ["neg", "pos"], "_type": "ClassLabel"}}}}"#;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out)
+        .with_compression(ParquetCompression::Snappy)
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+            "huggingface".into(),
+            meta.into(),
+        )])))
+        .finish(&mut df)
+        .unwrap();
+    out
+}
+
+struct Imdb {
+    train: Vec<TextRow>,
+    test: Vec<TextRow>,
+    unsup: Vec<TextRow>,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn imdb() -> Imdb {
+    let train = generate::generate_reviews(300, 1);
+    let test = generate::generate_reviews(200, 2);
+    let unsup: Vec<TextRow> = generate::generate_reviews(50, 3)
+        .into_iter()
+        .map(|r| TextRow { label: -1, ..r })
+        .collect();
+    let mut files = BTreeMap::new();
+    files.insert(
+        ".gitattributes".to_string(),
+        b"*.parquet filter=lfs".to_vec(),
+    );
+    files.insert("README.md".to_string(), b"# IMDB (mock)".to_vec());
+    files.insert(
+        "plain_text/train-00000-of-00001.parquet".to_string(),
+        imdb_parquet(&train),
+    );
+    files.insert(
+        "plain_text/test-00000-of-00001.parquet".to_string(),
+        imdb_parquet(&test),
+    );
+    files.insert(
+        "plain_text/unsupervised-00000-of-00001.parquet".to_string(),
+        imdb_parquet(&unsup),
+    );
+    Imdb {
+        train,
+        test,
+        unsup,
+        files,
+    }
+}
+
+fn options(endpoint: String, cache: &Path) -> HubOptions {
+    HubOptions {
+        endpoint,
+        token: None,
+        offline: false,
+        cache_dir: cache.to_path_buf(),
+        revision: "main".into(),
+        retries: 0,
+        progress: false,
+    }
+}
+
+fn source(repo: &str, options: HubOptions) -> Source {
+    Source::Hub(HubSource::new(repo).config("plain_text").options(options))
+}
+
+fn load(source: &Source) -> bertfit_data::Result<DatasetDict> {
+    DatasetDict::load(source, &LoadOptions::default())
+}
+
+fn texts_labels(rows: &[TextRow]) -> Vec<(String, i64)> {
+    rows.iter().map(|r| (r.text.clone(), r.label)).collect()
+}
+
+fn closed_port_endpoint() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+fn downloads(log: &[Logged]) -> usize {
+    log.iter().filter(|l| l.path.contains("/resolve/")).count()
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn downloads_imdb_into_the_python_cache_layout_and_reuses_it() {
+    let hub = MockHub::start();
+    let data = imdb();
+    hub.add_repo("stanfordnlp/imdb", SHA, data.files.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let src = source("stanfordnlp/imdb", options(hub.endpoint(), cache.path()));
+
+    let dd = load(&src).unwrap();
+    assert_eq!(
+        dd.names().collect::<Vec<_>>(),
+        ["train", "test", "unsupervised"]
+    );
+    assert_eq!(dd.label_map(), &LabelMap::imdb());
+    assert_eq!(
+        texts_labels(&dd["train"].to_rows()),
+        texts_labels(&data.train)
+    );
+    assert_eq!(
+        texts_labels(&dd["test"].to_rows()),
+        texts_labels(&data.test)
+    );
+    assert_eq!(
+        texts_labels(&dd["unsupervised"].to_rows()),
+        texts_labels(&data.unsup)
+    );
+    assert_eq!(dd["train"][100].source_index, 100);
+
+    // huggingface_hub's layout: refs/main → commit, snapshots/<commit>/<file> → ../blobs/<etag>.
+    let repo_dir = cache.path().join("datasets--stanfordnlp--imdb");
+    assert_eq!(
+        std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        SHA
+    );
+    let snap = repo_dir
+        .join("snapshots")
+        .join(SHA)
+        .join("plain_text/train-00000-of-00001.parquet");
+    assert!(snap.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(
+        std::fs::read(&snap).unwrap(),
+        data.files["plain_text/train-00000-of-00001.parquet"]
+    );
+    assert_eq!(
+        std::fs::read_dir(repo_dir.join("blobs"))
+            .unwrap()
+            .filter(|e| { e.as_ref().unwrap().path().extension().is_none() })
+            .count(),
+        3
+    );
+
+    // 1 listing + (probe + content) per split file; README and .gitattributes are not fetched.
+    let log = hub.log();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l
+                .path
+                .starts_with("/api/datasets/stanfordnlp/imdb/revision/main"))
+            .count(),
+        1
+    );
+    assert_eq!(downloads(&log), 6);
+    assert!(log.iter().any(|l| l.range.as_deref() == Some("bytes=0-0")));
+    assert!(log.iter().all(|l| l.authorization.is_none()));
+
+    // Second load: only the listing, no file requests.
+    hub.clear_log();
+    let again = load(&src).unwrap();
+    assert_eq!(again["train"].to_rows(), dd["train"].to_rows());
+    assert_eq!(downloads(&hub.log()), 0);
+
+    // Offline: no request at all, same rows.
+    hub.clear_log();
+    let mut offline = options(hub.endpoint(), cache.path());
+    offline.offline = true;
+    let dd_offline = load(&source("stanfordnlp/imdb", offline)).unwrap();
+    assert_eq!(dd_offline["test"].to_rows(), dd["test"].to_rows());
+    assert!(hub.log().is_empty());
+
+    // Endpoint unreachable but files cached: falls back to the cache.
+    let unreachable = source(
+        "stanfordnlp/imdb",
+        options(closed_port_endpoint(), cache.path()),
+    );
+    assert_eq!(load(&unreachable).unwrap()["train"].len(), 300);
+
+    // Only some splits; the config can also be left to discovery.
+    let only_test = DatasetDict::load(
+        &Source::Hub(
+            HubSource::new("stanfordnlp/imdb").options(options(hub.endpoint(), cache.path())),
+        ),
+        &LoadOptions {
+            splits: Some(vec!["test".into()]),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(only_test.names().collect::<Vec<_>>(), ["test"]);
+}
+
+#[cfg(unix)] // builds the symlinked layout by hand
+#[test]
+fn uses_files_python_already_downloaded_offline() {
+    // Lay out the cache the way huggingface_hub.hf_hub_download does, by hand.
+    let cache = tempfile::tempdir().unwrap();
+    let data = imdb();
+    let repo_dir = cache.path().join("datasets--stanfordnlp--imdb");
+    let blob = "2fd2b4c4d1e1d5c4b1a3c6f7e8d9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7";
+    std::fs::create_dir_all(repo_dir.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
+    std::fs::write(
+        repo_dir.join("blobs").join(blob),
+        &data.files["plain_text/train-00000-of-00001.parquet"],
+    )
+    .unwrap();
+    std::fs::write(repo_dir.join("refs/main"), SHA).unwrap();
+    let snap_dir = repo_dir.join("snapshots").join(SHA).join("plain_text");
+    std::fs::create_dir_all(&snap_dir).unwrap();
+    std::os::unix::fs::symlink(
+        PathBuf::from("../../../blobs").join(blob),
+        snap_dir.join("train-00000-of-00001.parquet"),
+    )
+    .unwrap();
+
+    let mut opts = options(closed_port_endpoint(), cache.path());
+    opts.offline = true;
+    let dd = load(&source("stanfordnlp/imdb", opts.clone())).unwrap();
+    assert_eq!(dd.names().collect::<Vec<_>>(), ["train"]);
+    assert_eq!(
+        texts_labels(&dd["train"].to_rows()),
+        texts_labels(&data.train)
+    );
+    assert_eq!(dd.id2label()[&0], "neg");
+
+    // Asking for a split that is not cached is the offline error.
+    let err = DatasetDict::load(
+        &source("stanfordnlp/imdb", opts),
+        &LoadOptions {
+            splits: Some(vec!["test".into()]),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DataError::HubOfflineNotCached { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn offline_with_nothing_cached_says_what_to_do() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut opts = options(closed_port_endpoint(), cache.path());
+    opts.offline = true;
+    let err = load(&source("stanfordnlp/imdb", opts)).unwrap_err();
+    assert!(
+        matches!(err, DataError::HubOfflineNotCached { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("HF_HUB_OFFLINE")
+            && msg.contains("Source::Parquet")
+            && msg.contains("stanfordnlp/imdb"),
+        "{msg}"
+    );
+    assert!(msg.contains(&cache.path().display().to_string()), "{msg}");
+}
+
+#[test]
+fn not_found_repo_file_and_config() {
+    let hub = MockHub::start();
+    let data = imdb();
+    hub.add_repo("stanfordnlp/imdb", SHA, data.files.clone());
+    let cache = tempfile::tempdir().unwrap();
+
+    let err = load(&source(
+        "nobody/nothing",
+        options(hub.endpoint(), cache.path()),
+    ))
+    .unwrap_err();
+    let DataError::HubNotFound { url, repo_id, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        url.contains("/api/datasets/nobody/nothing/revision/main"),
+        "{url}"
+    );
+    assert_eq!(repo_id, "nobody/nothing");
+    assert!(
+        err.to_string().contains("404") && err.to_string().contains("nobody/nothing"),
+        "{err}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+
+    let err = DatasetDict::load(
+        &Source::Hub(
+            HubSource::new("stanfordnlp/imdb")
+                .config("no_such_config")
+                .options(options(hub.endpoint(), cache.path())),
+        ),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DataError::HubNoSplits { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("plain_text/train-00000-of-00001.parquet"),
+        "{err}"
+    );
+
+    // A listed file that the server then cannot find (404 on resolve).
+    hub.state
+        .lock()
+        .unwrap()
+        .ghost_files
+        .push("plain_text/validation-00000-of-00001.parquet".into());
+    let err = load(&source(
+        "stanfordnlp/imdb",
+        options(hub.endpoint(), cache.path()),
+    ))
+    .unwrap_err();
+    let DataError::HubNotFound { url, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        url.ends_with(
+            "/datasets/stanfordnlp/imdb/resolve/main/plain_text/validation-00000-of-00001.parquet"
+        ),
+        "{url}"
+    );
+}
+
+#[test]
+fn unauthorized_without_the_token_and_fine_with_it() {
+    let hub = MockHub::start();
+    hub.add_repo("org/gated", SHA, imdb().files);
+    hub.state.lock().unwrap().token = Some("hf_secret".into());
+    let cache = tempfile::tempdir().unwrap();
+
+    let err = load(&source("org/gated", options(hub.endpoint(), cache.path()))).unwrap_err();
+    let DataError::HubUnauthorized { status, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*status, 401);
+    assert!(err.to_string().contains("HF_TOKEN"), "{err}");
+
+    let mut with_token = options(hub.endpoint(), cache.path());
+    with_token.token = Some("hf_wrong".into());
+    assert!(matches!(
+        load(&source("org/gated", with_token)),
+        Err(DataError::HubUnauthorized { .. })
+    ));
+
+    hub.clear_log();
+    let mut with_token = options(hub.endpoint(), cache.path());
+    with_token.token = Some("hf_secret".into());
+    let dd = load(&source("org/gated", with_token)).unwrap();
+    assert_eq!(dd["train"].len(), 300);
+    assert!(
+        hub.log()
+            .iter()
+            .all(|l| l.authorization.as_deref() == Some("Bearer hf_secret"))
+    );
+}
+
+#[test]
+fn a_connection_dropped_mid_file_is_an_error_then_resumes() {
+    let hub = MockHub::start();
+    let data = imdb();
+    hub.add_repo("stanfordnlp/imdb", SHA, data.files.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let src = source("stanfordnlp/imdb", options(hub.endpoint(), cache.path()));
+
+    hub.state.lock().unwrap().drop_downloads = 1;
+    let err = load(&src).unwrap_err();
+    let DataError::Hub { what, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        what.contains("interrupted") && what.contains("resumes"),
+        "{what}"
+    );
+    // No half file in the snapshot; the partial blob waits for the next run.
+    let repo_dir = cache.path().join("datasets--stanfordnlp--imdb");
+    let snapshot_file = repo_dir
+        .join("snapshots")
+        .join(SHA)
+        .join("plain_text/train-00000-of-00001.parquet");
+    assert!(!snapshot_file.exists());
+    let parts: Vec<PathBuf> = std::fs::read_dir(repo_dir.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "part"))
+        .collect();
+    assert_eq!(parts.len(), 1);
+    let partial = std::fs::metadata(&parts[0]).unwrap().len();
+    assert!(partial > 0);
+
+    // The next run resumes from the partial file with a Range request and completes.
+    hub.clear_log();
+    let dd = load(&src).unwrap();
+    assert_eq!(
+        texts_labels(&dd["train"].to_rows()),
+        texts_labels(&data.train)
+    );
+    let resumed = format!("bytes={partial}-");
+    assert!(
+        hub.log()
+            .iter()
+            .any(|l| l.range.as_deref() == Some(resumed.as_str())),
+        "{:?}",
+        hub.log()
+    );
+
+    // With retries, a drop is resumed within the same call.
+    let cache2 = tempfile::tempdir().unwrap();
+    let mut retrying = options(hub.endpoint(), cache2.path());
+    retrying.retries = 2;
+    hub.state.lock().unwrap().drop_downloads = 1;
+    let dd = load(&source("stanfordnlp/imdb", retrying)).unwrap();
+    assert_eq!(dd["test"].len(), 200);
+}
+
+#[test]
+fn hub_options_default_from_the_environment() {
+    let o = HubOptions::from_lookup(|k| match k {
+        "HF_ENDPOINT" => Some("http://127.0.0.1:1".into()),
+        "HF_HOME" => Some("/tmp/hf-home".into()),
+        "HF_HUB_OFFLINE" => Some("1".into()),
+        _ => None,
+    });
+    assert_eq!(o.endpoint, "http://127.0.0.1:1");
+    assert_eq!(o.cache_dir, PathBuf::from("/tmp/hf-home/hub"));
+    assert!(o.offline);
+    assert_eq!(o.revision, "main");
+    assert!(
+        matches!(Source::imdb(), Source::Hub(h) if h.repo_id == "stanfordnlp/imdb" && h.config.as_deref() == Some("plain_text"))
+    );
+}

@@ -1,0 +1,340 @@
+//! End to end through the real `bertfit` binary: finetune a tiny model on generated reviews for
+//! 2 epochs → model dir → predict → evaluate, and the CLI's errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
+use burn::tensor::Device;
+use burn::tensor::activation::softmax;
+
+fn bertfit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bertfit"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A tiny random BERT with the tokenize fixtures' 240-word uncased vocabulary.
+fn tiny_model_dir(dir: &Path) -> PathBuf {
+    let model_dir = dir.join("tiny-base");
+    let vocab =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenize/tests/fixtures/bert_vocab_uncased");
+    let config = BertConfig {
+        vocab_size: 240,
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 64,
+        max_position_embeddings: 64,
+        ..BertConfig::default()
+    };
+    let device = Device::flex();
+    device.seed(1);
+    BertForSequenceClassification::new(&config, &device)
+        .unwrap()
+        .save_pretrained(&model_dir)
+        .unwrap();
+    for file in ["vocab.txt", "tokenizer_config.json"] {
+        std::fs::copy(vocab.join(file), model_dir.join(file)).unwrap();
+    }
+    model_dir
+}
+
+fn write_reviews(dir: &Path) -> PathBuf {
+    let data = dir.join("reviews");
+    std::fs::create_dir_all(&data).unwrap();
+    bertfit_data::generate::generate_dataset(96, 7)
+        .write_parquet(data.join("train.parquet"))
+        .unwrap();
+    bertfit_data::generate::generate_dataset(40, 8)
+        .write_parquet(data.join("test.parquet"))
+        .unwrap();
+    data
+}
+
+#[test]
+fn finetune_predict_evaluate_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("out");
+    let (model, data, out_s) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+
+    let run = bertfit(&[
+        "finetune",
+        "--model",
+        model,
+        "--dataset",
+        data,
+        "--train-size",
+        "64",
+        "--eval-size",
+        "32",
+        "--max-length",
+        "32",
+        "--padding",
+        "longest",
+        "--num-train-epochs",
+        "2",
+        "--learning-rate",
+        "1e-3",
+        "--output-dir",
+        out_s,
+        "--no-progress",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let stdout = text(&run.stdout);
+    assert!(
+        stdout.contains("train_runtime") && stdout.contains("confusion matrix"),
+        "{stdout}"
+    );
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.txt",
+        "metrics.jsonl",
+        "eval_results.json",
+        "train_results.json",
+        "trainer_state.json",
+        "checkpoint-8",
+        "checkpoint-16",
+    ] {
+        assert!(out.join(file).exists(), "missing {file}");
+    }
+    let evals = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        evals
+            .lines()
+            .filter(|l| l.contains("eval_accuracy"))
+            .count(),
+        2,
+        "one evaluation per epoch"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["id2label"]["0"], "neg");
+    assert_eq!(config["id2label"]["1"], "pos");
+
+    // Refuses to overwrite finished work.
+    let again = bertfit(&[
+        "finetune",
+        "--model",
+        model,
+        "--dataset",
+        data,
+        "--output-dir",
+        out_s,
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("--overwrite-output-dir"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // predict (JSON lines) equals an in-process forward pass of the reloaded model.
+    let sentences = [
+        "I cannot stand it anymore!",
+        "A wonderful film, the acting was superb.",
+    ];
+    let predicted = bertfit(&[
+        "predict",
+        "--model",
+        out_s,
+        "--format",
+        "json",
+        sentences[0],
+        sentences[1],
+    ]);
+    assert!(predicted.status.success(), "{}", text(&predicted.stderr));
+    let lines: Vec<serde_json::Value> = text(&predicted.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let device = Device::flex();
+    let (reloaded, _) = BertForSequenceClassification::from_pretrained(&out, &device).unwrap();
+    let tokenizer = Tokenizer::from_dir(
+        &out,
+        TokenizerConfig::default()
+            .with_max_length(64)
+            .with_padding(PaddingStrategy::Longest),
+    )
+    .unwrap();
+    let batch = tokenizer
+        .encode_batch(&sentences)
+        .unwrap()
+        .flatten_i64()
+        .unwrap();
+    let input = BertInput::from_slices(
+        &batch.input_ids,
+        Some(&batch.attention_mask),
+        Some(&batch.token_type_ids),
+        batch.shape,
+        &reloaded.config,
+        &device,
+    )
+    .unwrap();
+    let probs = softmax(reloaded.forward(input, None).logits, 1)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["text"], sentences[i]);
+        let (neg, pos) = (
+            line["scores"]["neg"].as_f64().unwrap(),
+            line["scores"]["pos"].as_f64().unwrap(),
+        );
+        assert!((neg + pos - 1.0).abs() < 1e-5);
+        assert!(
+            (neg - f64::from(probs[2 * i])).abs() < 1e-6
+                && (pos - f64::from(probs[2 * i + 1])).abs() < 1e-6
+        );
+        assert_eq!(line["label"], if pos > neg { "pos" } else { "neg" });
+    }
+
+    // evaluate: the full report as JSON.
+    let evaluated = bertfit(&[
+        "evaluate",
+        "--model",
+        out_s,
+        "--dataset",
+        data,
+        "--split",
+        "test",
+        "--format",
+        "json",
+    ]);
+    assert!(evaluated.status.success(), "{}", text(&evaluated.stderr));
+    let report: serde_json::Value = serde_json::from_str(text(&evaluated.stdout).trim()).unwrap();
+    for key in [
+        "eval_loss",
+        "eval_accuracy",
+        "eval_precision",
+        "eval_recall",
+        "eval_specificity",
+        "eval_f1",
+        "eval_roc_auc",
+        "eval_confusion_matrix",
+    ] {
+        assert!(report.get(key).is_some(), "missing {key}");
+    }
+    let matrix = report["eval_confusion_matrix"].as_array().unwrap();
+    let total: u64 = matrix
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 40);
+}
+
+#[test]
+fn bad_input_fails_clearly_without_partial_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("never-created");
+    let (model, data, out_s) = (
+        model.to_str().unwrap(),
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "finetune",
+                "--model",
+                model,
+                "--dataset",
+                data,
+                "--output-dir",
+                out_s,
+                "--device",
+                "cuda:0",
+            ],
+            "libtorch",
+        ),
+        (
+            &[
+                "finetune",
+                "--model",
+                model,
+                "--dataset",
+                "no/such/dir.parquet",
+                "--output-dir",
+                out_s,
+            ],
+            "no such file",
+        ),
+        (
+            &[
+                "finetune",
+                "--model",
+                "/no/model",
+                "--dataset",
+                data,
+                "--output-dir",
+                out_s,
+            ],
+            "/no/model",
+        ),
+        (
+            &[
+                "finetune",
+                "--model",
+                model,
+                "--dataset",
+                data,
+                "--output-dir",
+                out_s,
+                "--train-size",
+                "5000",
+            ],
+            "5000",
+        ),
+        (
+            &[
+                "finetune",
+                "--model",
+                model,
+                "--dataset",
+                data,
+                "--output-dir",
+                out_s,
+                "--text-column",
+                "review",
+            ],
+            "review",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = bertfit(args);
+        assert!(!run.status.success(), "{args:?} succeeded");
+        let stderr = text(&run.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} left a partial output directory");
+    }
+    let run = bertfit(&["finetune", "--padding", "sideways"]);
+    assert!(!run.status.success());
+    assert!(text(&run.stderr).contains("sideways"));
+}
