@@ -1,7 +1,12 @@
 //! End to end through the real `bertfit` binary: finetune a tiny model on generated reviews for
-//! 2 epochs → model dir → predict → evaluate, and the CLI's errors.
+//! 2 epochs → model dir → predict → evaluate; `--model` as a Hub id (mock Hub on 127.0.0.1);
+//! `bertfit data`; and the CLI's errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../crates/data/tests/support/mock_hub.rs"]
+mod mock_hub;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -11,10 +16,24 @@ use burn::tensor::Device;
 use burn::tensor::activation::softmax;
 
 fn bertfit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bertfit"))
-        .args(args)
-        .output()
-        .unwrap()
+    bertfit_env(args, &[])
+}
+
+/// Runs the binary with Hub variables cleared (so the machine's own HF setup never leaks in),
+/// then `env` set.
+fn bertfit_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bertfit"));
+    for var in [
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HF_HUB_OFFLINE",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
+    command.args(args).output().unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -337,4 +356,202 @@ fn bad_input_fails_clearly_without_partial_outputs() {
     let run = bertfit(&["finetune", "--padding", "sideways"]);
     assert!(!run.status.success());
     assert!(text(&run.stderr).contains("sideways"));
+}
+
+#[test]
+fn hub_model_ids_download_into_the_hf_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tiny_model_dir(tmp.path());
+    let files: BTreeMap<String, Vec<u8>> = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let sha = "89abcdef0123456789abcdef0123456789abcdef";
+    let hub = mock_hub::MockHub::start();
+    hub.add_repo("bertfit-test/tiny-bert", sha, files.clone());
+    let endpoint = PathBuf::from(hub.endpoint());
+    let hf_home = tmp.path().join("hf");
+    let online: [(&str, &Path); 2] = [("HF_ENDPOINT", &endpoint), ("HF_HOME", &hf_home)];
+
+    let expected = bertfit(&["info", local.to_str().unwrap(), "--json"]);
+    assert!(expected.status.success(), "{}", text(&expected.stderr));
+    let expected: serde_json::Value = serde_json::from_slice(&expected.stdout).unwrap();
+
+    let run = bertfit_env(&["info", "bertfit-test/tiny-bert", "--json"], &online);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(info["parameters"], expected["parameters"]);
+    assert_eq!(info["labels"], expected["labels"]);
+    // Python's cache layout, every file byte for byte.
+    let snapshot = hf_home
+        .join("hub/models--bertfit-test--tiny-bert/snapshots")
+        .join(sha);
+    for (name, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(snapshot.join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(hf_home.join("hub/models--bertfit-test--tiny-bert/refs/main"))
+            .unwrap()
+            .trim(),
+        sha
+    );
+    let content_requests = |hub: &mock_hub::MockHub| {
+        hub.log()
+            .iter()
+            .filter(|r| r.path.contains("/resolve/") && r.range.as_deref() != Some("bytes=0-0"))
+            .count()
+    };
+    assert_eq!(content_requests(&hub), files.len());
+
+    // Offline, the cache serves it without a single request.
+    hub.clear_log();
+    let offline = [
+        ("HF_ENDPOINT", endpoint.as_path()),
+        ("HF_HOME", hf_home.as_path()),
+        ("HF_HUB_OFFLINE", Path::new("1")),
+    ];
+    let run = bertfit_env(&["info", "bertfit-test/tiny-bert", "--json"], &offline);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(hub.log().is_empty());
+
+    // An unknown repo is a 404 naming the id; offline without a cache names the demo preset.
+    let run = bertfit_env(&["info", "bertfit-test/missing"], &online);
+    assert!(!run.status.success());
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("404") && stderr.contains("bertfit-test/missing"),
+        "{stderr}"
+    );
+    let empty = tmp.path().join("empty-hf");
+    let run = bertfit_env(
+        &["info", "bert-base-cased"],
+        &[("HF_HOME", &empty), ("HF_HUB_OFFLINE", Path::new("1"))],
+    );
+    assert!(!run.status.success());
+    assert!(
+        text(&run.stderr).contains("--preset demo"),
+        "{}",
+        text(&run.stderr)
+    );
+    // Unreachable endpoint and nothing cached: the same hint, and no fallback.
+    let run = bertfit_env(
+        &["info", "bert-base-cased"],
+        &[
+            ("HF_HOME", &empty),
+            ("HF_ENDPOINT", Path::new("http://127.0.0.1:9")),
+        ],
+    );
+    assert!(!run.status.success());
+    let stderr = text(&run.stderr);
+    assert!(
+        stderr.contains("--preset demo") && stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn data_inspects_and_exports_the_rows_a_run_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_reviews(tmp.path());
+    let data_s = data.to_str().unwrap();
+
+    let run = bertfit(&["data", "--dataset", data_s, "--json"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let splits = summary["splits"].as_array().unwrap();
+    let rows: Vec<(&str, u64)> = splits
+        .iter()
+        .map(|s| {
+            (
+                s["split"].as_str().unwrap(),
+                s["num_rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("train", 96), ("test", 40)]);
+    let counts = splits[0]["label_counts"].as_object().unwrap();
+    assert_eq!(
+        counts.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        96
+    );
+
+    // The export holds exactly shuffle(42).select(range(10)), traced by source_index.
+    let export = tmp.path().join("exports/train-10.jsonl");
+    let export_s = export.to_str().unwrap();
+    let selection = [
+        "data",
+        "--dataset",
+        data_s,
+        "--split",
+        "train",
+        "--shuffle-seed",
+        "42",
+        "--select",
+        "10",
+    ];
+    let args = [&selection[..], &["--export", export_s]].concat();
+    let run = bertfit(&args);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let expected = bertfit_data::DatasetDict::load(
+        &bertfit_data::Source::from_path(&data).unwrap(),
+        &bertfit_data::LoadOptions::default(),
+    )
+    .unwrap()
+    .split("train")
+    .unwrap()
+    .shuffle(42)
+    .select(0..10)
+    .unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10);
+    for (line, row) in lines.iter().zip(expected.iter()) {
+        assert_eq!(
+            line["source_index"].as_u64().unwrap() as usize,
+            row.source_index
+        );
+        assert_eq!(line["text"].as_str().unwrap(), row.text);
+    }
+    // Row 3 of the same selection is the export's fourth line; a second export needs --force.
+    let run = bertfit(&[&selection[..], &["--row", "3", "--json"]].concat());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let row: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(row["source_index"], lines[3]["source_index"]);
+    let run = bertfit(&args);
+    assert!(!run.status.success());
+    assert!(
+        text(&run.stderr).contains("--force"),
+        "{}",
+        text(&run.stderr)
+    );
+    for (bad, expected) in [
+        (vec!["--split", "validation"], "validation"),
+        (vec!["--split", "train", "--select", "500"], "500"),
+        (vec!["--split", "train", "--row", "96"], "96 rows"),
+        (
+            vec!["--split", "train", "--export", "x.csv"],
+            ".parquet or .jsonl",
+        ),
+    ] {
+        let mut args = vec!["data", "--dataset", data_s];
+        args.extend(bad);
+        let run = bertfit(&args);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(
+            text(&run.stderr).contains(expected),
+            "{args:?}: {}",
+            text(&run.stderr)
+        );
+    }
 }

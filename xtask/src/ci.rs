@@ -69,7 +69,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
 /// The workspace root: the parent of this crate's manifest directory. Prefers the value cargo
 /// sets when running the binary over the one baked in at compile time, in case a shared target
 /// directory holds a binary built from another checkout.
-fn workspace_root() -> Result<PathBuf> {
+pub fn workspace_root() -> Result<PathBuf> {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));

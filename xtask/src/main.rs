@@ -5,11 +5,15 @@
 //!   the local cache, so tests that need real weights run offline ([`fixtures`]).
 //! - `cargo xtask ci` — the whole CI pipeline: fmt, clippy, fixtures, tests ([`ci`]). This is what
 //!   `.ci/run` calls.
+//! - `cargo xtask finetune [--backend flex|tch|wgpu] [--preset seed|demo] [-- bertfit args]` —
+//!   build the CLI in release and fine-tune: the seed notebook's recipe, or the offline demo
+//!   ([`finetune`]).
 //! - `cargo xtask bench data` — `bertfit-data` load/shuffle timings on IMDB-sized generated data
 //!   ([`bench_data`]).
 
 mod bench_data;
 mod ci;
+mod finetune;
 mod fixtures;
 
 use anyhow::Result;
@@ -38,6 +42,9 @@ enum Command {
     /// `<cache>/models/all-MiniLM-L6-v2`, where `<cache>` is `$BERTFIT_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/bertfit`, else `$HOME/.cache/bertfit`.
     Fixtures,
+    /// Build the bertfit CLI in release and fine-tune: the seed notebook's recipe by default
+    /// (bert-base-cased, IMDB 500/500, 2 epochs; needs the Hub), `--preset demo` offline.
+    Finetune(finetune::FinetuneArgs),
     /// Run the CI pipeline: `cargo fmt --check`, clippy, fixtures, `cargo test --workspace`.
     Ci(ci::CiArgs),
     /// Run a benchmark.
@@ -65,6 +72,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Ci(args) => ci::run(&args),
+        Command::Finetune(args) => finetune::run(&args, &ci::workspace_root()?),
         Command::Bench {
             what: Bench::Data(args),
         } => bench_data::run(&args),

@@ -4,8 +4,8 @@
 
 mod commands;
 mod device;
-
-use std::path::PathBuf;
+mod hub_model;
+mod hub_upload;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -31,14 +31,22 @@ enum Command {
     Evaluate(commands::evaluate::EvaluateArgs),
     /// Classify texts (arguments, a file, or stdin) with softmax probabilities per label.
     Predict(commands::predict::PredictArgs),
+    /// Inspect a dataset (splits, row counts, label counts, row N) and export the exact rows a
+    /// run uses after `--shuffle-seed`/`--select`, with their source row index.
+    Data(commands::data::DataCommandArgs),
     /// Describe a model directory: architecture, parameters, labels, max length, load report.
     Info {
-        /// A directory with config.json and model.safetensors or pytorch_model.bin.
-        model: PathBuf,
+        /// A directory with config.json and model.safetensors or pytorch_model.bin, or a Hub
+        /// model id.
+        model: String,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
+    /// Upload a model directory written by `finetune` to the Hugging Face Hub (model files,
+    /// results, metrics and a generated model card; not the checkpoints). Reads HF_TOKEN and
+    /// HF_ENDPOINT.
+    Push(commands::push::PushArgs),
 }
 
 /// Where the data comes from and which rows are used.
@@ -73,6 +81,8 @@ fn main() -> Result<()> {
         Command::Finetune(args) => commands::finetune::run(&args),
         Command::Evaluate(args) => commands::evaluate::run(&args),
         Command::Predict(args) => commands::predict::run(&args),
+        Command::Data(args) => commands::data::run(&args),
         Command::Info { model, json } => commands::info::run(&model, json),
+        Command::Push(args) => commands::push::run(&args),
     }
 }

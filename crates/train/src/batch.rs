@@ -259,7 +259,6 @@ pub fn epoch_order(
         if let Some(longest) = (0..order.len()).max_by_key(|&i| (lengths[order[i]], usize::MAX - i))
         {
             // Move the batch with the longest example to the front (fail fast on memory).
-            let first_batch_end = batch_size.min(order.len());
             let batch_start = (longest / batch_size) * batch_size;
             if batch_start != 0 {
                 let batch_end = (batch_start + batch_size).min(order.len());
@@ -267,7 +266,6 @@ pub fn epoch_order(
                 order.drain(batch_start..batch_end);
                 order.splice(0..0, moved);
             }
-            let _ = first_batch_end;
         }
     }
     order

@@ -14,7 +14,7 @@
 //! perturb each other's dropout masks (and lose bit-exact reproducibility, not correctness).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bertfit_model::BertForSequenceClassification;
 use burn::module::ParamGroup;
@@ -79,6 +79,11 @@ pub struct TrainOutput {
     /// HF-style summary: `train_runtime`, `train_samples_per_second`,
     /// `train_steps_per_second`, `train_loss`, `epoch`.
     pub metrics: Map<String, Value>,
+    /// This run's evaluation of exactly the returned model (the last one, or the best
+    /// checkpoint's with `load_best_model_at_end`), when it made one; `None` when the returned
+    /// model was never evaluated in this process (no eval set, a different step, or evaluated
+    /// before a resume), so callers can skip evaluating it again.
+    pub evaluation: Option<Evaluation>,
 }
 
 /// The result of one evaluation.
@@ -325,7 +330,14 @@ impl Trainer {
         let start_step = state.global_step;
         let mut loss_since_log = 0.0;
         let mut steps_since_log = 0usize;
+        // Throughput of the training steps since the last log record: evaluation and checkpoint
+        // time are excluded, so the figure is comparable across logging intervals.
+        let mut samples_since_log = 0usize;
+        let mut train_time_since_log = Duration::ZERO;
         let already_done = state.global_step >= plan.total_steps;
+        // (step, evaluation) of the latest and of the best evaluation of this process.
+        let mut last_evaluation: Option<(usize, Evaluation)> = None;
+        let mut best_evaluation: Option<(usize, Evaluation)> = None;
 
         let first_epoch = state.global_step / plan.windows_per_epoch;
         'epochs: for epoch in first_epoch..plan.epochs {
@@ -350,6 +362,7 @@ impl Trainer {
             let first_window = state.global_step - epoch * plan.windows_per_epoch;
             for (window_index, window) in batches.chunks(accum).enumerate().skip(first_window) {
                 let step = state.global_step; // 0-based index of this optimizer step
+                let window_started = Instant::now();
                 let lr = schedule.lr(step);
                 let mut accumulator = GradientsAccumulator::<BertForSequenceClassification>::new();
                 let mut step_loss = 0.0;
@@ -382,6 +395,8 @@ impl Trainer {
                 let mut grads = accumulator.grads();
                 let grad_norm = clip_global_norm(&model, &mut grads, c.max_grad_norm)?;
                 model = optimizer.step(lr, model, grads);
+                train_time_since_log += window_started.elapsed();
+                samples_since_log += window.iter().map(|indices| indices.len()).sum::<usize>();
                 state.global_step += 1;
                 state.epoch =
                     epoch as f64 + (window_index + 1) as f64 / plan.windows_per_epoch as f64;
@@ -399,11 +414,17 @@ impl Trainer {
                         "learning_rate": lr,
                         "epoch": state.epoch,
                         "step": state.global_step,
+                        "samples_per_second": round3(
+                            samples_since_log as f64
+                                / train_time_since_log.as_secs_f64().max(1e-9)
+                        ),
                     });
                     log.write(&record)?;
                     state.log_history.push(record);
                     loss_since_log = 0.0;
                     steps_since_log = 0;
+                    samples_since_log = 0;
+                    train_time_since_log = Duration::ZERO;
                 }
 
                 let evaluate = match c.eval_strategy {
@@ -440,9 +461,11 @@ impl Trainer {
                     if improved {
                         state.best_metric = Some(value);
                         state.evaluations_without_improvement = 0;
+                        best_evaluation = Some((state.global_step, evaluation.clone()));
                     } else {
                         state.evaluations_without_improvement += 1;
                     }
+                    last_evaluation = Some((state.global_step, evaluation));
                 }
 
                 let save = match c.save_strategy {
@@ -478,6 +501,7 @@ impl Trainer {
                             model: model.valid(),
                             state,
                             metrics: Map::new(),
+                            evaluation: None,
                         });
                     }
                     break 'epochs;
@@ -514,12 +538,20 @@ impl Trainer {
         state.log_history.push(Value::Object(metrics.clone()));
 
         let mut model = model.valid();
+        let mut evaluation = last_evaluation
+            .filter(|(step, _)| *step == state.global_step)
+            .map(|(_, e)| e);
         if c.load_best_model_at_end
             && let Some(best) = &state.best_model_checkpoint
         {
             let (best_model, _) =
                 BertForSequenceClassification::from_pretrained(best, &self.device)?;
             model = best_model;
+            // The checkpoint's weights are the evaluated model's, bit for bit (f32 safetensors).
+            let best_dir = best.file_name().map(|n| n.to_string_lossy().into_owned());
+            evaluation = best_evaluation
+                .filter(|(step, _)| best_dir.as_deref() == Some(&format!("checkpoint-{step}")))
+                .map(|(_, e)| e);
         }
         model.save_pretrained(&output_dir)?;
         write_json(&output_dir.join(files::TRAINER_STATE), &state)?;
@@ -528,6 +560,7 @@ impl Trainer {
             model,
             state,
             metrics,
+            evaluation,
         })
     }
 

@@ -173,6 +173,13 @@ fn evaluation_learns_and_reports_hf_style_metrics() {
         .train(tiny_model(0.1), &train, Some(&eval), Resume::No)
         .unwrap();
     let after = trainer.evaluate(&output.model, &eval).unwrap();
+    // The run's own evaluation of the returned (best) model is the one made now, to the bit.
+    let reported = output
+        .evaluation
+        .as_ref()
+        .expect("the best epoch was evaluated");
+    assert_eq!(reported.loss.to_bits(), after.loss.to_bits());
+    assert_eq!(reported.report.accuracy, after.report.accuracy);
     eprintln!(
         "accuracy before {:.3}, after {:.3}",
         before.report.accuracy, after.report.accuracy
@@ -221,6 +228,23 @@ fn evaluation_learns_and_reports_hf_style_metrics() {
     assert!((after.report.accuracy - best).abs() < 1e-12);
     // Only the best checkpoint survives save_total_limit = 1.
     assert_eq!(list_checkpoints(dir.path()).unwrap().len(), 1);
+    // Every training record carries loss, learning rate, grad norm and throughput; 120 examples in
+    // batches of 8 at 3 epochs make 45 steps.
+    let train_records: Vec<&serde_json::Value> = output
+        .state
+        .log_history
+        .iter()
+        .filter(|r| r.get("loss").is_some())
+        .collect();
+    assert!(!train_records.is_empty());
+    for record in &train_records {
+        for key in ["loss", "grad_norm", "learning_rate", "epoch", "step"] {
+            assert!(record.get(key).is_some(), "missing {key} in {record}");
+        }
+        let throughput = record["samples_per_second"].as_f64().unwrap();
+        assert!(throughput.is_finite() && throughput > 0.0, "{record}");
+    }
+    assert_eq!(train_records.last().unwrap()["step"], 45);
     // metrics.jsonl has one line per record, and the final model is saved in HF layout.
     let lines = std::fs::read_to_string(dir.path().join(files::METRICS)).unwrap();
     assert_eq!(lines.lines().count(), output.state.log_history.len());

@@ -14,9 +14,9 @@ use crate::{DataArgs, Format, device};
 /// Arguments of `bertfit evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// A saved model directory (e.g. the output of `bertfit finetune`).
+    /// A saved model directory (e.g. the output of `bertfit finetune`), or a Hub model id.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     #[command(flatten)]
     pub data: DataArgs,
     /// Split to score.
@@ -48,12 +48,13 @@ pub struct EvaluateArgs {
 /// Runs `bertfit evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let (model, report) = BertForSequenceClassification::from_pretrained(&args.model, &device)
-        .with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let model_dir = crate::hub_model::resolve_model(&args.model)?;
+    let (model, report) = BertForSequenceClassification::from_pretrained(&model_dir, &device)
+        .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     if !report.missing.is_empty() {
         bail!(
             "{} has no trained classifier ({} missing); evaluate a fine-tuned model",
-            args.model.display(),
+            model_dir.display(),
             report.missing.join(", ")
         );
     }
@@ -71,7 +72,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         .max_length
         .unwrap_or(model.config.max_position_embeddings);
     let tokenizer = Tokenizer::from_dir(
-        &args.model,
+        &model_dir,
         TokenizerConfig::default().with_max_length(max_length),
     )?;
     let data = EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)?;

@@ -18,9 +18,10 @@ use crate::device;
 /// Arguments of `bertfit finetune` (names follow HF's `TrainingArguments`).
 #[derive(Debug, Args)]
 pub struct FinetuneArgs {
-    /// A model directory (config.json, weights, tokenizer files), e.g. a pretrained encoder.
+    /// A model directory (config.json, weights, tokenizer files) or a Hub model id such as
+    /// `bert-base-cased` (downloaded into the Hugging Face cache).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     #[command(flatten)]
     pub data: DataArgs,
     /// Split to train on.
@@ -262,7 +263,8 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     );
 
     // Model: the head takes the dataset's labels unless the checkpoint already has them.
-    let config_path = args.model.join(CONFIG_FILE);
+    let model_dir = crate::hub_model::resolve_model(&args.model)?;
+    let config_path = model_dir.join(CONFIG_FILE);
     let mut model_config = BertConfig::from_file(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
     let current = model_config.labels()?;
@@ -274,7 +276,7 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     }
     device.seed(args.seed);
     let mut model = BertForSequenceClassification::new(&model_config, &device)?;
-    let weights = find_weights(&args.model)?;
+    let weights = find_weights(&model_dir)?;
     let report = model
         .load_weights(&weights)
         .with_context(|| format!("loading {}", weights.display()))?;
@@ -284,10 +286,10 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
         .max_length
         .unwrap_or(model_config.max_position_embeddings);
     let tokenizer = Tokenizer::from_dir(
-        &args.model,
+        &model_dir,
         TokenizerConfig::default().with_max_length(max_length),
     )
-    .with_context(|| format!("loading the tokenizer of {}", args.model.display()))?;
+    .with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
     let encode = |rows: &bertfit_data::TextDataset| {
         EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)
     };
@@ -305,7 +307,12 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
         .save(&args.output_dir)
         .with_context(|| format!("saving the tokenizer to {}", args.output_dir.display()))?;
 
-    let evaluation = trainer.evaluate(&output.model, &eval)?;
+    // The last (or, with --load-best-model-at-end, the best) epoch's evaluation is of the saved
+    // model already; evaluate again only when this process made none of it (e.g. after --resume).
+    let evaluation = match &output.evaluation {
+        Some(evaluation) => evaluation.clone(),
+        None => trainer.evaluate(&output.model, &eval)?,
+    };
     let mut results = evaluation.metrics();
     results.insert("epoch".into(), serde_json::json!(output.state.epoch));
     let results_path = args.output_dir.join("eval_results.json");

@@ -1,14 +1,14 @@
 //! `bertfit info`.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use bertfit_model::BertForSequenceClassification;
 use burn::module::Module;
 use burn::tensor::Device;
 
-/// Prints what a model directory holds.
-pub fn run(dir: &Path, json: bool) -> Result<()> {
+/// Prints what a model directory (or Hub model) holds.
+pub fn run(spec: &str, json: bool) -> Result<()> {
+    let dir = crate::hub_model::resolve_model(spec)?;
+    let dir = dir.as_path();
     let device = Device::flex();
     let (model, report) = BertForSequenceClassification::from_pretrained(dir, &device)
         .with_context(|| format!("loading the model in {}", dir.display()))?;

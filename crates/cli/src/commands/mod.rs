@@ -1,9 +1,11 @@
 //! One module per subcommand, and what they share.
 
+pub mod data;
 pub mod evaluate;
 pub mod finetune;
 pub mod info;
 pub mod predict;
+pub mod push;
 
 use std::path::Path;
 
@@ -12,7 +14,8 @@ use bertfit_data::{DatasetDict, HubSource, LoadOptions, Source, TextDataset};
 
 use crate::DataArgs;
 
-/// Loads the dataset the user named: a local path, or a Hub dataset id.
+/// Loads the dataset the user named (a local path, or a Hub dataset id): the given splits, or
+/// all of them when `splits` is empty.
 pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
     let path = Path::new(&args.dataset);
     let source = if path.exists() {
@@ -31,7 +34,7 @@ pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
         text_column: args.text_column.clone(),
         label_column: args.label_column.clone(),
         drop_empty_text: args.drop_empty_text,
-        splits: Some(splits.iter().map(|s| (*s).to_string()).collect()),
+        splits: (!splits.is_empty()).then(|| splits.iter().map(|s| (*s).to_string()).collect()),
         ..LoadOptions::default()
     };
     let dict = DatasetDict::load(&source, &options)

@@ -14,9 +14,9 @@ use crate::{Format, device};
 /// Arguments of `bertfit predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A saved model directory.
+    /// A saved model directory, or a Hub model id.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// Texts to classify; without any, texts are read from --file or stdin.
     pub texts: Vec<String>,
     /// A file with one text per line, or JSON lines with a "text" field (`-` for stdin).
@@ -85,12 +85,13 @@ fn read_texts(args: &PredictArgs) -> Result<Vec<String>> {
 /// Runs `bertfit predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let (model, report) = BertForSequenceClassification::from_pretrained(&args.model, &device)
-        .with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let model_dir = crate::hub_model::resolve_model(&args.model)?;
+    let (model, report) = BertForSequenceClassification::from_pretrained(&model_dir, &device)
+        .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     if !report.missing.is_empty() {
         bail!(
             "{} has no trained classifier ({} missing); predict with a fine-tuned model",
-            args.model.display(),
+            model_dir.display(),
             report.missing.join(", ")
         );
     }
@@ -99,7 +100,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         .max_length
         .unwrap_or(model.config.max_position_embeddings);
     let tokenizer = Tokenizer::from_dir(
-        &args.model,
+        &model_dir,
         TokenizerConfig::default()
             .with_max_length(max_length)
             .with_padding(PaddingStrategy::Longest),

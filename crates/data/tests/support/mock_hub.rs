@@ -1,0 +1,255 @@
+//! A mock Hugging Face Hub on 127.0.0.1 serving the download endpoints `hf-hub` calls, for
+//! dataset and model repos alike:
+//!
+//! - `GET /api/{datasets|models}/{repo}/revision/{rev}` — file list (`siblings`) and commit (`sha`);
+//! - `GET /datasets/{repo}/resolve/{rev}/{file}` and `GET /{repo}/resolve/{rev}/{file}` with
+//!   `Range` — metadata probe (`bytes=0-0`), then the content, resumable.
+//!
+//! It can require a bearer token, drop a download half way, list files it then answers 404 for,
+//! and logs every request. Shared by `crates/data/tests/hub.rs` and the workspace's `tests/cli.rs`
+//! (through `#[path]`), so not every item is used by each.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub path: String,
+    pub range: Option<String>,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub repos: BTreeMap<String, (String, BTreeMap<String, Vec<u8>>)>,
+    pub token: Option<String>,
+    pub drop_downloads: usize,
+    /// Listed in every repo's file list but answered 404 on download.
+    pub ghost_files: Vec<String>,
+    pub log: Vec<Logged>,
+}
+
+pub struct MockHub {
+    addr: SocketAddr,
+    pub state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockHub {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    let _ = handle(stream, &s);
+                }
+            }
+        });
+        Self {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn add_repo(&self, repo: &str, sha: &str, files: BTreeMap<String, Vec<u8>>) {
+        self.state
+            .lock()
+            .unwrap()
+            .repos
+            .insert(repo.into(), (sha.into(), files));
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    pub fn clear_log(&self) {
+        self.state.lock().unwrap().log.clear();
+    }
+}
+
+impl Drop for MockHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    stream.flush()
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    // Any stable content hash does; the real Hub sends the sha256 of LFS files.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}{:08x}", bytes.len())
+}
+
+fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let mut st = state.lock().unwrap();
+    st.log.push(Logged {
+        path: path.clone(),
+        range: headers.get("range").cloned(),
+        authorization: headers.get("authorization").cloned(),
+    });
+    if let Some(token) = &st.token
+        && headers.get("authorization") != Some(&format!("Bearer {token}"))
+    {
+        return respond(
+            &mut stream,
+            "401 Unauthorized",
+            &[("X-Error-Code", "GatedRepo".into())],
+            b"{\"error\":\"Access to this dataset is restricted\"}",
+        );
+    }
+    let not_found = |stream: &mut TcpStream, code: &str| {
+        respond(
+            stream,
+            "404 Not Found",
+            &[("X-Error-Code", code.into())],
+            b"{\"error\":\"Repository not found\"}",
+        )
+    };
+    let api = path
+        .strip_prefix("/api/datasets/")
+        .or_else(|| path.strip_prefix("/api/models/"));
+    if let Some(rest) = api {
+        let Some((repo, _rev)) = rest.split_once("/revision/") else {
+            return not_found(&mut stream, "RepoNotFound");
+        };
+        let Some((sha, files)) = st.repos.get(repo) else {
+            return not_found(&mut stream, "RepoNotFound");
+        };
+        let siblings: Vec<String> = files
+            .keys()
+            .chain(st.ghost_files.iter())
+            .map(|f| format!("{{\"rfilename\":\"{f}\"}}"))
+            .collect();
+        let body = format!(
+            "{{\"id\":\"{repo}\",\"sha\":\"{sha}\",\"siblings\":[{}]}}",
+            siblings.join(",")
+        );
+        return respond(
+            &mut stream,
+            "200 OK",
+            &[("Content-Type", "application/json".into())],
+            body.as_bytes(),
+        );
+    }
+    // Datasets resolve under /datasets/, models at the root.
+    let rest = path
+        .strip_prefix("/datasets/")
+        .unwrap_or_else(|| path.trim_start_matches('/'));
+    let Some((repo, rev_file)) = rest.split_once("/resolve/") else {
+        return not_found(&mut stream, "RepoNotFound");
+    };
+    let Some((_rev, file)) = rev_file.split_once('/') else {
+        return not_found(&mut stream, "EntryNotFound");
+    };
+    let Some((sha, files)) = st.repos.get(repo) else {
+        return not_found(&mut stream, "RepoNotFound");
+    };
+    let Some(content) = files.get(file) else {
+        return not_found(&mut stream, "EntryNotFound");
+    };
+    let (sha, content) = (sha.clone(), content.clone());
+    let total = content.len();
+    let (start, end) = match headers.get("range").and_then(|r| r.strip_prefix("bytes=")) {
+        Some(r) => {
+            let (a, b) = r.split_once('-').unwrap();
+            let a: usize = a.parse().unwrap();
+            let b: usize = if b.is_empty() {
+                total - 1
+            } else {
+                b.parse().unwrap()
+            };
+            (a, b.min(total - 1))
+        }
+        None => (0, total - 1),
+    };
+    let body = &content[start..=end];
+    let headers = [
+        ("ETag", format!("\"{}\"", etag_of(&content))),
+        ("X-Repo-Commit", sha),
+        ("Content-Range", format!("bytes {start}-{end}/{total}")),
+        ("Accept-Ranges", "bytes".into()),
+    ];
+    let is_probe = start == 0 && end == 0;
+    if !is_probe && st.drop_downloads > 0 {
+        st.drop_downloads -= 1;
+        drop(st);
+        // Promise the whole range, send half of it, hang up.
+        let mut head = format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body[..body.len() / 2])?;
+        stream.flush()?;
+        return stream.shutdown(std::net::Shutdown::Both);
+    }
+    respond(&mut stream, "206 Partial Content", &headers, body)
+}
