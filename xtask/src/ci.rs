@@ -7,6 +7,9 @@
 //! 3. `fixtures` — the pretrained checkpoint, as `cargo xtask fixtures` ([`fixtures::ensure_minilm`])
 //! 4. `test` — `cargo test --workspace` with `BERTFIT_MINILM_DIR` set to that checkpoint and
 //!    `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never be skipped here.
+//! 5. `backends` — `tests/backends.rs` again with `--features tch,wgpu`: libtorch (PyPI torch
+//!    2.9.0 in the cache, [`torch::ensure_torch`]) and wgpu (Vulkan; Mesa's lavapipe, which
+//!    `.ci/run` installs) must match `transformers` and flex within 1e-4.
 //!
 //! Each step is announced with a header and reports its own time; a table of all step times and the
 //! total wall time closes the run, whether it passed or not.
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::fixtures;
+use crate::{fixtures, torch};
 
 /// Options of `cargo xtask ci`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +29,9 @@ pub struct CiArgs {
     /// Skip the `fmt` and `clippy` steps (for quick local iteration; CI never passes this).
     #[arg(long)]
     skip_lint: bool,
+    /// Skip the `backends` step (for quick local iteration; CI never passes this).
+    #[arg(long)]
+    skip_backends: bool,
 }
 
 /// Runs the pipeline from the workspace root.
@@ -38,7 +44,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
         command
     };
 
-    let total = if args.skip_lint { 2 } else { 4 };
+    let total = 2 + if args.skip_lint { 0 } else { 2 } + usize::from(!args.skip_backends);
     let mut report = Report::new(total);
     if !args.skip_lint {
         report.step("fmt", || {
@@ -62,6 +68,26 @@ pub fn run(args: &CiArgs) -> Result<()> {
             .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
         run_command(test)
     })?;
+    if !args.skip_backends {
+        report.step("backends", || {
+            let torch = torch::ensure_torch()?;
+            let mut test = cargo(&[
+                "test",
+                "-p",
+                "bertfit-cli",
+                "--features",
+                "tch,wgpu",
+                "--test",
+                "backends",
+                "--",
+                "--nocapture",
+            ]);
+            torch.apply(&mut test);
+            test.env("BERTFIT_MINILM_DIR", &minilm)
+                .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
+            run_command(test)
+        })?;
+    }
     report.summary();
     Ok(())
 }

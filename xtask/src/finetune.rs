@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::fixtures;
+use crate::{fixtures, torch};
 
 /// Options of `cargo xtask finetune`.
 #[derive(Debug, clap::Args)]
@@ -144,9 +144,17 @@ pub fn run(args: &FinetuneArgs, root: &Path) -> Result<()> {
         None => finetune.extend(args.args.iter().cloned()),
     }
 
-    let bertfit = build(args.backend, root)?;
+    let torch = match args.backend {
+        Backend::Tch => Some(torch::ensure_torch()?),
+        _ => None,
+    };
+    let bertfit = build(args.backend, root, torch.as_ref())?;
+    if args.backend != Backend::Flex && !finetune.iter().any(|a| a == "--device") {
+        finetune.extend(["--device".to_string(), default_device(args.backend).into()]);
+    }
+    let run_bertfit = |args: &[String]| run_bertfit(&bertfit, args, root, torch.as_ref());
     let started = Instant::now();
-    run_bertfit(&bertfit, &finetune, root)?;
+    run_bertfit(&finetune)?;
     eprintln!(
         "==> bertfit finetune took {:.1}s",
         started.elapsed().as_secs_f64()
@@ -155,7 +163,7 @@ pub fn run(args: &FinetuneArgs, root: &Path) -> Result<()> {
         let output = value_of(&finetune, "--output-dir").unwrap_or(DEMO_OUTPUT.into());
         let mut predict = vec!["predict".to_string(), "--model".into(), output];
         predict.extend(DEMO_SENTENCES.iter().map(|s| s.to_string()));
-        run_bertfit(&bertfit, &predict, root)?;
+        run_bertfit(&predict)?;
     }
     Ok(())
 }
@@ -236,8 +244,17 @@ fn check_hub_reachable() -> Result<()> {
     Ok(())
 }
 
+/// The `--device` a backend build runs on unless the user names one.
+fn default_device(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Flex => "cpu",
+        Backend::Tch => "tch",
+        Backend::Wgpu => "wgpu",
+    }
+}
+
 /// `cargo build --release -p bertfit-cli` with the backend's feature; returns the binary.
-fn build(backend: Backend, root: &Path) -> Result<PathBuf> {
+fn build(backend: Backend, root: &Path, torch: Option<&torch::TorchEnv>) -> Result<PathBuf> {
     let feature = match backend {
         Backend::Flex => None,
         Backend::Tch => Some("tch"),
@@ -256,6 +273,9 @@ fn build(backend: Backend, root: &Path) -> Result<PathBuf> {
     ]);
     if let Some(feature) = feature {
         command.args(["--features", feature]);
+    }
+    if let Some(torch) = torch {
+        torch.apply(&mut command);
     }
     eprintln!(
         "==> building bertfit (release{})",
@@ -288,11 +308,19 @@ fn build(backend: Backend, root: &Path) -> Result<PathBuf> {
         .context("cargo build reported no bertfit executable")
 }
 
-fn run_bertfit(bertfit: &Path, args: &[String], root: &Path) -> Result<()> {
+fn run_bertfit(
+    bertfit: &Path,
+    args: &[String],
+    root: &Path,
+    torch: Option<&torch::TorchEnv>,
+) -> Result<()> {
     eprintln!("==> bertfit {}", args.join(" "));
-    let status = Command::new(bertfit)
-        .current_dir(root)
-        .args(args)
+    let mut command = Command::new(bertfit);
+    command.current_dir(root).args(args);
+    if let Some(torch) = torch {
+        torch.apply(&mut command);
+    }
+    let status = command
         .status()
         .with_context(|| format!("starting {}", bertfit.display()))?;
     if !status.success() {

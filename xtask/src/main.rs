@@ -5,6 +5,8 @@
 //!   the local cache, so tests that need real weights run offline ([`fixtures`]).
 //! - `cargo xtask ci` — the whole CI pipeline: fmt, clippy, fixtures, tests ([`ci`]). This is what
 //!   `.ci/run` calls.
+//! - `cargo xtask torch` — PyPI torch 2.9.0 in a cached virtual environment, the libtorch of the
+//!   `tch` feature ([`torch`]).
 //! - `cargo xtask finetune [--backend flex|tch|wgpu] [--preset seed|demo] [-- bertfit args]` —
 //!   build the CLI in release and fine-tune: the seed notebook's recipe, or the offline demo
 //!   ([`finetune`]).
@@ -15,6 +17,7 @@ mod bench_data;
 mod ci;
 mod finetune;
 mod fixtures;
+mod torch;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -45,6 +48,9 @@ enum Command {
     /// Build the bertfit CLI in release and fine-tune: the seed notebook's recipe by default
     /// (bert-base-cased, IMDB 500/500, 2 epochs; needs the Hub), `--preset demo` offline.
     Finetune(finetune::FinetuneArgs),
+    /// Make PyPI torch 2.9.0 (the libtorch `--features tch` links against) available in a
+    /// virtual environment in the cache and print its directory (`BERTFIT_TORCH_VENV` overrides).
+    Torch,
     /// Run the CI pipeline: `cargo fmt --check`, clippy, fixtures, `cargo test --workspace`.
     Ci(ci::CiArgs),
     /// Run a benchmark.
@@ -72,6 +78,11 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Ci(args) => ci::run(&args),
+        Command::Torch => {
+            let torch = torch::ensure_torch()?;
+            println!("{}", torch.venv.display());
+            Ok(())
+        }
         Command::Finetune(args) => finetune::run(&args, &ci::workspace_root()?),
         Command::Bench {
             what: Bench::Data(args),

@@ -1,30 +1,115 @@
 //! `--device`: the one place that turns a name into a burn backend.
+//!
+//! | name | backend | cargo feature of `bertfit-cli` |
+//! |---|---|---|
+//! | `cpu`, `flex` | burn's pure-Rust CPU backend (rayon + SIMD) | always |
+//! | `tch`, `libtorch`, `tch-cpu` | libtorch on the CPU | `tch` |
+//! | `cuda`, `cuda:N` | libtorch on CUDA GPU N | `tch` |
+//! | `wgpu`, `vulkan` | burn's wgpu backend on the default adapter | `wgpu` |
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 
 /// Backends this build can run on, for help texts and errors.
-pub const AVAILABLE: &str = "cpu (burn's pure-Rust flex backend)";
+pub fn available() -> String {
+    let mut names = vec!["cpu (burn's pure-Rust flex backend)"];
+    if cfg!(feature = "tch") {
+        names.push("tch / cuda[:N] (libtorch)");
+    }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu (Vulkan/Metal/DX12)");
+    }
+    names.join(", ")
+}
 
-/// Parses `--device`: `cpu` / `flex` today. `cuda[:N]`, `tch` and `wgpu` name backends this
-/// build does not include yet and are refused with a message that says so.
+/// `cuda` → 0, `cuda:N` → N.
+fn cuda_index(name: &str) -> Result<Option<usize>> {
+    if name == "cuda" {
+        return Ok(Some(0));
+    }
+    match name.strip_prefix("cuda:") {
+        Some(index) => match index.parse() {
+            Ok(i) => Ok(Some(i)),
+            Err(_) => bail!("--device {name}: expected cuda or cuda:N with N a GPU index"),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Parses `--device`; a backend this build lacks is refused with the feature that adds it.
 pub fn parse(name: &str) -> Result<Device> {
+    let lacks = |backend: &str, feature: &str| {
+        anyhow::anyhow!(
+            "--device {name} needs the {backend} backend, which this build of bertfit does not include; \
+             rebuild with `--features {feature}` (e.g. `cargo xtask finetune --backend {feature}`); available: {}",
+            available()
+        )
+    };
     match name {
         "cpu" | "flex" => Ok(Device::flex()),
-        other
-            if other == "cuda"
-                || other.starts_with("cuda:")
-                || other == "tch"
-                || other == "libtorch" =>
-        {
-            bail!(
-                "--device {other} needs the libtorch backend (burn-tch), which this build of bertfit does not include; \
-             available: {AVAILABLE}"
-            )
+        "tch" | "libtorch" | "tch-cpu" => libtorch_cpu().ok_or_else(|| lacks("libtorch", "tch")),
+        "wgpu" | "vulkan" => wgpu().ok_or_else(|| lacks("wgpu", "wgpu")),
+        other => match cuda_index(other)? {
+            Some(index) => libtorch_cuda(index).ok_or_else(|| lacks("libtorch", "tch")),
+            None => bail!("unknown --device `{other}`; available: {}", available()),
+        },
+    }
+}
+
+// burn-tch is deprecated upstream in favour of its CubeCL backends; it is still the way to run on
+// libtorch (and CUDA through a PyPI torch), which is what this feature is for.
+#[cfg(feature = "tch")]
+#[allow(deprecated)]
+fn libtorch_cpu() -> Option<Device> {
+    Some(Device::libtorch())
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch_cpu() -> Option<Device> {
+    None
+}
+
+#[cfg(feature = "tch")]
+#[allow(deprecated)]
+fn libtorch_cuda(index: usize) -> Option<Device> {
+    Some(Device::libtorch_cuda(index))
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch_cuda(_index: usize) -> Option<Device> {
+    None
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Option<Device> {
+    Some(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> Option<Device> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(parse("cpu").is_ok());
+        assert_eq!(cuda_index("cuda").unwrap(), Some(0));
+        assert_eq!(cuda_index("cuda:3").unwrap(), Some(3));
+        assert!(cuda_index("cuda:x").is_err());
+        let err = parse("gpu").unwrap_err().to_string();
+        assert!(err.contains("unknown --device"), "{err}");
+        if !cfg!(feature = "tch") {
+            let err = parse("cuda:0").unwrap_err().to_string();
+            assert!(err.contains("--features tch"), "{err}");
         }
-        "wgpu" | "vulkan" | "metal" => bail!(
-            "--device {name} needs the wgpu backend, which this build of bertfit does not include; available: {AVAILABLE}"
-        ),
-        other => bail!("unknown --device `{other}`; available: {AVAILABLE}"),
+        if !cfg!(feature = "wgpu") {
+            let err = parse("wgpu").unwrap_err().to_string();
+            assert!(err.contains("--features wgpu"), "{err}");
+        }
     }
 }

@@ -4,60 +4,8 @@
 mod common;
 
 use bertfit_model::{BertConfig, BertForSequenceClassification};
-use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use common::*;
-
-const TOL: f32 = 1e-4;
-
-/// Compares every hidden state (at non-padding positions), the pooler, logits and loss.
-fn assert_matches_reference(
-    model: &BertForSequenceClassification,
-    reference: &Reference,
-    what: &str,
-) {
-    let device = Device::flex();
-    let input = reference.input(&model.config, &device);
-    let labels = reference.has("labels").then(|| {
-        model
-            .labels(&reference.i64("labels").values, &device)
-            .unwrap()
-    });
-    let output = model.forward(input, labels);
-    let mask = &reference.i64("attention_mask").values;
-    let hidden = model.config.hidden_size;
-    let states = output.hidden_states.as_ref().unwrap();
-    assert_eq!(states.len(), model.config.num_hidden_layers + 1);
-    for (layer, state) in states.iter().enumerate() {
-        let expected = reference.f32(&format!("hidden_states.{layer}"));
-        let ours = masked_rows(&values(state), mask, hidden);
-        let expected = if expected.shape.len() == 3 {
-            masked_rows(&expected.values, mask, hidden)
-        } else {
-            expected.values.clone()
-        };
-        let diff = max_abs_diff(&ours, &expected);
-        eprintln!("{what}: hidden_states.{layer} max-abs diff {diff:.3e}");
-        assert!(
-            diff < TOL,
-            "{what}: hidden_states.{layer} differs by {diff}"
-        );
-    }
-    let diff = max_abs_diff(
-        &values(&output.pooler_output),
-        &reference.f32("pooler_output").values,
-    );
-    eprintln!("{what}: pooler_output max-abs diff {diff:.3e}");
-    assert!(diff < TOL, "{what}: pooler differs by {diff}");
-    let diff = max_abs_diff(&values(&output.logits), &reference.f32("logits").values);
-    eprintln!("{what}: logits max-abs diff {diff:.3e}");
-    assert!(diff < TOL, "{what}: logits differ by {diff}");
-    if let Some(loss) = output.loss {
-        let diff = max_abs_diff(&values(&loss), &reference.f32("loss").values);
-        eprintln!("{what}: loss max-abs diff {diff:.3e}");
-        assert!(diff < TOL, "{what}: loss differs by {diff}");
-    }
-}
 
 #[test]
 fn tiny_safetensors_matches_transformers() {
@@ -111,8 +59,7 @@ fn tiny_gelu_new_and_relu_match_transformers() {
 fn minilm_matches_transformers() {
     let Some(dir) = minilm_dir() else { return };
     let device = Device::flex();
-    let (mut model, report) =
-        BertForSequenceClassification::from_pretrained(&dir, &device).unwrap();
+    let (model, report) = BertForSequenceClassification::from_pretrained(&dir, &device).unwrap();
     // A sentence-transformers encoder: no `bert.` prefix, a position_ids buffer, no head.
     assert_eq!(
         report.missing,
@@ -127,20 +74,6 @@ fn minilm_matches_transformers() {
         (6, 384)
     );
 
-    // Install the seeded head the reference used (HF layout [out, in] → burn [in, out]).
-    let reference = Reference::read(&fixture("minilm/reference.safetensors"));
-    let weight = reference.f32("classifier.weight");
-    let weight = Tensor::<2>::from_data(
-        TensorData::new(weight.values.clone(), weight.shape.clone()),
-        &device,
-    );
-    let bias = reference.f32("classifier.bias");
-    let bias = Tensor::<1>::from_data(
-        TensorData::new(bias.values.clone(), bias.shape.clone()),
-        &device,
-    );
-    model.classifier.weight = Param::from_tensor(weight.transpose());
-    model.classifier.bias = Some(Param::from_tensor(bias));
-
+    let (model, reference) = minilm_with_reference_head(&dir, &device);
     assert_matches_reference(&model, &reference, "minilm");
 }

@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use bertfit_model::{BertConfig, BertInput};
-use burn::tensor::Device;
+use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
 
-/// `crates/model/tests/fixtures/<name>`.
+/// `crates/model/tests/fixtures/<name>`, from any crate under `crates/` (the workspace's
+/// `tests/backends.rs` includes this module too).
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../model/tests/fixtures")
         .join(name)
 }
 
@@ -177,4 +179,97 @@ pub fn read_safetensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<u8>, safete
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Max-abs tolerance against the `transformers` references.
+pub const TOL: f32 = 1e-4;
+
+/// Compares every hidden state (at non-padding positions), the pooler, logits and loss with the
+/// reference, running `model` on `device`; returns the largest difference seen.
+pub fn assert_matches_reference_on(
+    model: &BertForSequenceClassification,
+    reference: &Reference,
+    what: &str,
+    device: &Device,
+) -> f32 {
+    let model = model.clone().to_device(device);
+    let device = device.clone();
+    let mut worst = 0.0f32;
+    let input = reference.input(&model.config, &device);
+    let labels = reference.has("labels").then(|| {
+        model
+            .labels(&reference.i64("labels").values, &device)
+            .unwrap()
+    });
+    let output = model.forward(input, labels);
+    let mask = &reference.i64("attention_mask").values;
+    let hidden = model.config.hidden_size;
+    let states = output.hidden_states.as_ref().unwrap();
+    assert_eq!(states.len(), model.config.num_hidden_layers + 1);
+    for (layer, state) in states.iter().enumerate() {
+        let expected = reference.f32(&format!("hidden_states.{layer}"));
+        let ours = masked_rows(&values(state), mask, hidden);
+        let expected = if expected.shape.len() == 3 {
+            masked_rows(&expected.values, mask, hidden)
+        } else {
+            expected.values.clone()
+        };
+        let diff = max_abs_diff(&ours, &expected);
+        eprintln!("{what}: hidden_states.{layer} max-abs diff {diff:.3e}");
+        worst = worst.max(diff);
+        assert!(
+            diff < TOL,
+            "{what}: hidden_states.{layer} differs by {diff}"
+        );
+    }
+    let diff = max_abs_diff(
+        &values(&output.pooler_output),
+        &reference.f32("pooler_output").values,
+    );
+    eprintln!("{what}: pooler_output max-abs diff {diff:.3e}");
+    worst = worst.max(diff);
+    assert!(diff < TOL, "{what}: pooler differs by {diff}");
+    let diff = max_abs_diff(&values(&output.logits), &reference.f32("logits").values);
+    eprintln!("{what}: logits max-abs diff {diff:.3e}");
+    worst = worst.max(diff);
+    assert!(diff < TOL, "{what}: logits differ by {diff}");
+    if let Some(loss) = output.loss {
+        let diff = max_abs_diff(&values(&loss), &reference.f32("loss").values);
+        eprintln!("{what}: loss max-abs diff {diff:.3e}");
+        assert!(diff < TOL, "{what}: loss differs by {diff}");
+        worst = worst.max(diff);
+    }
+    worst
+}
+
+/// [`assert_matches_reference_on`] on the flex CPU backend.
+pub fn assert_matches_reference(
+    model: &BertForSequenceClassification,
+    reference: &Reference,
+    what: &str,
+) {
+    assert_matches_reference_on(model, reference, what, &Device::flex());
+}
+
+/// all-MiniLM-L6-v2 with the seeded classifier head of `minilm/reference.safetensors`
+/// installed (HF layout `[out, in]` → burn `[in, out]`), and that reference.
+pub fn minilm_with_reference_head(
+    dir: &Path,
+    device: &Device,
+) -> (BertForSequenceClassification, Reference) {
+    let (mut model, _) = BertForSequenceClassification::from_pretrained(dir, device).unwrap();
+    let reference = Reference::read(&fixture("minilm/reference.safetensors"));
+    let weight = reference.f32("classifier.weight");
+    let weight = Tensor::<2>::from_data(
+        TensorData::new(weight.values.clone(), weight.shape.clone()),
+        device,
+    );
+    let bias = reference.f32("classifier.bias");
+    let bias = Tensor::<1>::from_data(
+        TensorData::new(bias.values.clone(), bias.shape.clone()),
+        device,
+    );
+    model.classifier.weight = Param::from_tensor(weight.transpose());
+    model.classifier.bias = Some(Param::from_tensor(bias));
+    (model, reference)
 }
