@@ -8,18 +8,20 @@
 //! This test only spawns the binary: it links no burn and no bertfit crate.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../crates/data/tests/support/server.rs"]
+mod server;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
+use server::Server;
 use sha2::{Digest, Sha256};
 
 const TOKEN: &str = "hf_mockSecretToken0123456789";
@@ -65,39 +67,19 @@ struct State {
 }
 
 struct MockHub {
-    addr: SocketAddr,
+    server: Server<State>,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl MockHub {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    let _ = handle(stream, addr, &s);
-                }
-            }
-        });
-        Self {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
+        let server = Server::start(handle);
+        let state = server.state.clone();
+        Self { server, state }
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.endpoint()
     }
 
     fn log(&self) -> Vec<Request> {
@@ -110,16 +92,6 @@ impl MockHub {
 
     fn with<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.state.lock().unwrap())
-    }
-}
-
-impl Drop for MockHub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -12,10 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+
+#[path = "server.rs"]
+mod server;
+use server::Server;
 
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -35,39 +37,19 @@ pub struct State {
 }
 
 pub struct MockHub {
-    addr: SocketAddr,
+    server: Server<State>,
     pub state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl MockHub {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    let _ = handle(stream, &s);
-                }
-            }
-        });
-        Self {
-            addr,
-            state,
-            stop,
-            thread: Some(thread),
-        }
+        let server = Server::start(|stream, _addr, state| handle(stream, state));
+        let state = server.state.clone();
+        Self { server, state }
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.endpoint()
     }
 
     pub fn add_repo(&self, repo: &str, sha: &str, files: BTreeMap<String, Vec<u8>>) {
@@ -84,16 +66,6 @@ impl MockHub {
 
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
-    }
-}
-
-impl Drop for MockHub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
