@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use bertfit_model::BertForSequenceClassification;
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{BatchPadding, EncodedDataset, Trainer, TrainingConfig};
 use clap::Args;
 
-use crate::commands::{load_dataset, subset};
+use crate::commands::{load_dataset, load_trained_model, subset};
 use crate::{DataArgs, Format, device};
 
 /// Arguments of `bertfit evaluate`.
@@ -48,16 +47,8 @@ pub struct EvaluateArgs {
 /// Runs `bertfit evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let model_dir = crate::hub_model::resolve_model(&args.model)?;
-    let (model, report) = BertForSequenceClassification::from_pretrained(&model_dir, &device)
-        .with_context(|| format!("loading the model in {}", model_dir.display()))?;
-    if !report.missing.is_empty() {
-        bail!(
-            "{} has no trained classifier ({} missing); evaluate a fine-tuned model",
-            model_dir.display(),
-            report.missing.join(", ")
-        );
-    }
+    let (model, model_dir) =
+        load_trained_model(&args.model, &device, "evaluate a fine-tuned model")?;
     let dict = load_dataset(&args.data, &[&args.split])?;
     let rows = subset(dict.split(&args.split)?, args.size, args.seed, "--size")?;
     let labels = model.config.labels()?;

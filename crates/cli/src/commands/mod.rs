@@ -50,6 +50,31 @@ pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
     Ok(dict)
 }
 
+/// Loads a fine-tuned classifier from a directory or Hub id (`spec`) onto `device`, refusing a
+/// checkpoint without a trained head; `purpose` completes the error ("evaluate a fine-tuned
+/// model"). Returns the model and its local directory (for the tokenizer).
+pub fn load_trained_model(
+    spec: &str,
+    device: &burn::tensor::Device,
+    purpose: &str,
+) -> Result<(
+    bertfit_model::BertForSequenceClassification,
+    std::path::PathBuf,
+)> {
+    let model_dir = crate::hub_model::resolve_model(spec)?;
+    let (model, report) =
+        bertfit_model::BertForSequenceClassification::from_pretrained(&model_dir, device)
+            .with_context(|| format!("loading the model in {}", model_dir.display()))?;
+    if !report.missing.is_empty() {
+        bail!(
+            "{} has no trained classifier ({} missing); {purpose}",
+            model_dir.display(),
+            report.missing.join(", ")
+        );
+    }
+    Ok((model, model_dir))
+}
+
 /// `owner/name` with no path-like parts and no data-file extension.
 fn is_hub_id(name: &str) -> bool {
     let parts: Vec<&str> = name.split('/').collect();

@@ -4,11 +4,12 @@ use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use bertfit_model::{BertForSequenceClassification, BertInput};
+use bertfit_model::BertInput;
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
 use burn::tensor::activation::softmax;
 use clap::Args;
 
+use crate::commands::load_trained_model;
 use crate::{Format, device};
 
 /// Arguments of `bertfit predict`.
@@ -85,16 +86,8 @@ fn read_texts(args: &PredictArgs) -> Result<Vec<String>> {
 /// Runs `bertfit predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let model_dir = crate::hub_model::resolve_model(&args.model)?;
-    let (model, report) = BertForSequenceClassification::from_pretrained(&model_dir, &device)
-        .with_context(|| format!("loading the model in {}", model_dir.display()))?;
-    if !report.missing.is_empty() {
-        bail!(
-            "{} has no trained classifier ({} missing); predict with a fine-tuned model",
-            model_dir.display(),
-            report.missing.join(", ")
-        );
-    }
+    let (model, model_dir) =
+        load_trained_model(&args.model, &device, "predict with a fine-tuned model")?;
     let labels = model.config.labels()?;
     let max_length = args
         .max_length
