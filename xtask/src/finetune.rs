@@ -38,7 +38,7 @@ pub struct FinetuneArgs {
 
 /// Backends `bertfit` can be built with (cargo features of `bertfit-cli`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Backend {
+pub enum Backend {
     /// burn's pure-Rust CPU backend (the default build).
     Flex,
     /// libtorch through burn-tch (CPU and CUDA).
@@ -254,7 +254,7 @@ fn default_device(backend: Backend) -> &'static str {
 }
 
 /// `cargo build --release -p bertfit-cli` with the backend's feature; returns the binary.
-fn build(backend: Backend, root: &Path, torch: Option<&torch::TorchEnv>) -> Result<PathBuf> {
+pub fn build(backend: Backend, root: &Path, torch: Option<&torch::TorchEnv>) -> Result<PathBuf> {
     let feature = match backend {
         Backend::Flex => None,
         Backend::Tch => Some("tch"),

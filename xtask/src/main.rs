@@ -10,9 +10,11 @@
 //! - `cargo xtask finetune [--backend flex|tch|wgpu] [--preset seed|demo] [-- bertfit args]` —
 //!   build the CLI in release and fine-tune: the seed notebook's recipe, or the offline demo
 //!   ([`finetune`]).
-//! - `cargo xtask bench data` — `bertfit-data` load/shuffle timings on IMDB-sized generated data
-//!   ([`bench_data`]).
+//! - `cargo xtask bench [model|tokenize|recipe|all]` — bertfit against transformers + PyTorch
+//!   on the same machine, side by side ([`bench`]); `cargo xtask bench data` — `bertfit-data`
+//!   load/shuffle timings on IMDB-sized generated data ([`bench_data`]).
 
+mod bench;
 mod bench_data;
 mod ci;
 mod finetune;
@@ -53,17 +55,32 @@ enum Command {
     Torch,
     /// Run the CI pipeline: `cargo fmt --check`, clippy, fixtures, `cargo test --workspace`.
     Ci(ci::CiArgs),
-    /// Run a benchmark.
+    /// Benchmark bertfit against transformers + PyTorch (training step, inference,
+    /// tokenization, the seed recipe) and write target/bench/report.{json,md}; with no suite,
+    /// all of them.
     Bench {
-        /// What to benchmark.
+        /// What to benchmark (default: all).
         #[command(subcommand)]
-        what: Bench,
+        what: Option<Bench>,
+        /// Options of the default suite (all).
+        #[command(flatten)]
+        args: bench::BenchArgs,
     },
 }
 
 /// The benchmarks `cargo xtask bench` knows.
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Training step (batch 8) and inference (batch 32) at seq 128 and 512, MiniLM and
+    /// bert-base-sized, against transformers + PyTorch.
+    Model(bench::BenchArgs),
+    /// Tokenizing 25 000 IMDB-length texts at 128 and 512, against `datasets.map` with the fast
+    /// tokenizer.
+    Tokenize(bench::BenchArgs),
+    /// The seed recipe on the shipped sample: padding max_length against longest + grouping.
+    Recipe(bench::BenchArgs),
+    /// Every suite but `data`.
+    All(bench::BenchArgs),
     /// `bertfit-data` on 25 000 generated reviews: parquet / CSV / JSONL / aclImdb loading and
     /// `shuffle(42).select(0..500)`; `--python` adds pandas / `datasets` on the same files.
     Data(bench_data::BenchDataArgs),
@@ -84,8 +101,16 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Finetune(args) => finetune::run(&args, &ci::workspace_root()?),
-        Command::Bench {
-            what: Bench::Data(args),
-        } => bench_data::run(&args),
+        Command::Bench { what, args } => {
+            let root = ci::workspace_root()?;
+            match what {
+                None => bench::run(bench::Suite::All, &args, &root),
+                Some(Bench::All(args)) => bench::run(bench::Suite::All, &args, &root),
+                Some(Bench::Model(args)) => bench::run(bench::Suite::Model, &args, &root),
+                Some(Bench::Tokenize(args)) => bench::run(bench::Suite::Tokenize, &args, &root),
+                Some(Bench::Recipe(args)) => bench::run(bench::Suite::Recipe, &args, &root),
+                Some(Bench::Data(args)) => bench_data::run(&args),
+            }
+        }
     }
 }

@@ -10,6 +10,11 @@ mod hub_upload;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of glibc's malloc: burn's CPU backend frees and reallocates large tensors on
+/// every op, and glibc hands those back to the kernel each time (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Fine-tune and use BERT-family text classifiers (Hugging Face checkpoints, burn backends).
 ///
 /// The Python workflow it mirrors: load a dataset, `shuffle(seed).select(range(n))`, tokenize
@@ -47,6 +52,9 @@ enum Command {
     /// results, metrics and a generated model card; not the checkpoints). Reads HF_TOKEN and
     /// HF_ENDPOINT.
     Push(commands::push::PushArgs),
+    /// Time one workload (train step, inference, tokenization) and print a JSON result: the
+    /// Rust side of `cargo xtask bench`.
+    Bench(commands::bench::BenchArgs),
 }
 
 /// Where the data comes from and which rows are used.
@@ -84,5 +92,6 @@ fn main() -> Result<()> {
         Command::Data(args) => commands::data::run(&args),
         Command::Info { model, json } => commands::info::run(&model, json),
         Command::Push(args) => commands::push::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, and what they share.
 
+pub mod bench;
 pub mod data;
 pub mod evaluate;
 pub mod finetune;

@@ -1,0 +1,315 @@
+//! `bertfit bench`: the Rust side of `cargo xtask bench`.
+//!
+//! Each workload runs in its own process, times `--warmup` untimed and then `--iters` timed
+//! iterations, and prints one JSON object on stdout: the per-iteration seconds, the throughput
+//! and the process's peak resident memory. `xtask/bench/reference.py` prints the same object for
+//! transformers + PyTorch on the same workload, so the two are compared row by row.
+//!
+//! - `train-step`: forward + backward + AdamW step of `BertForSequenceClassification` on a
+//!   batch of random token ids (all attended), dropout on, samples/second.
+//! - `inference`: forward pass in eval mode on such a batch, logits read back, sequences/second.
+//! - `tokenize`: the `text` column of a parquet/CSV/JSONL file through the model's tokenizer,
+//!   truncated and padded to `--seq`, texts/second.
+//! - `texts`: writes the IMDB-sized generated reviews the tokenize row reads.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bertfit_data::{Source, TextDataset};
+use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
+use bertfit_train::SplitMix64;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use serde_json::{Value, json};
+
+/// `bertfit bench <workload>`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    workload: Workload,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Workload {
+    /// Forward + backward + AdamW step, samples/second.
+    TrainStep(ModelArgs),
+    /// Forward pass in eval mode, sequences/second.
+    Inference(ModelArgs),
+    /// Tokenize a file's `text` column with padding and truncation to `--seq`, texts/second.
+    Tokenize(TokenizeArgs),
+    /// Write `--rows` generated IMDB-length reviews (seeded) to a parquet file.
+    Texts {
+        /// Output parquet file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of reviews (IMDB's train split has 25 000).
+        #[arg(long, default_value_t = 25_000)]
+        rows: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// The model, the batch shape and the iteration counts of a model workload.
+#[derive(Debug, clap::Args)]
+struct ModelArgs {
+    /// A model directory with pretrained weights (config.json + model.safetensors).
+    #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+    model: Option<PathBuf>,
+    /// A `config.json`: the model is built from it with random (HF-initialised) weights.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Sequence length of every row (no padding: every token is attended).
+    #[arg(long, default_value_t = 128)]
+    seq: usize,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Untimed iterations first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Timed iterations.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    /// Seed of the weights (with --config), the token ids and dropout.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Device (cpu, tch, cuda[:N], wgpu; see `bertfit finetune --help`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenizeArgs {
+    /// A directory with tokenizer.json (or vocab.txt).
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// A parquet/CSV/JSONL file with a `text` column.
+    #[arg(long)]
+    texts: PathBuf,
+    /// Truncation and padding length.
+    #[arg(long, default_value_t = 128)]
+    seq: usize,
+    /// Untimed passes first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Timed passes over all texts.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+}
+
+/// Runs the workload and prints its JSON result on stdout.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let result = match &args.workload {
+        Workload::TrainStep(m) => train_step(m)?,
+        Workload::Inference(m) => inference(m)?,
+        Workload::Tokenize(t) => tokenize(t)?,
+        Workload::Texts { out, rows, seed } => {
+            let dataset = bertfit_data::generate::generate_dataset(*rows, *seed);
+            dataset
+                .write_parquet(out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            json!({"workload": "texts", "rows": rows, "out": out})
+        }
+    };
+    println!("{result}");
+    Ok(())
+}
+
+fn load_model(args: &ModelArgs, device: &Device) -> Result<BertForSequenceClassification> {
+    match (&args.model, &args.config) {
+        (Some(dir), _) => {
+            // Seeds the freshly initialised classifier of a checkpoint that has none.
+            device.seed(args.seed);
+            let (model, _report) = BertForSequenceClassification::from_pretrained(dir, device)
+                .with_context(|| format!("loading the model in {}", dir.display()))?;
+            Ok(model)
+        }
+        (None, Some(path)) => {
+            let config = BertConfig::from_file(path)
+                .with_context(|| format!("reading the model config {}", path.display()))?;
+            device.seed(args.seed);
+            Ok(BertForSequenceClassification::new(&config, device)?)
+        }
+        (None, None) => bail!("give --model DIR or --config FILE"),
+    }
+}
+
+/// A `[batch, seq]` batch of random ids (all attended) and random binary labels.
+fn random_batch(
+    args: &ModelArgs,
+    config: &BertConfig,
+    device: &Device,
+) -> Result<(BertInput, Vec<i64>)> {
+    if args.seq > config.max_position_embeddings || args.seq < 2 {
+        bail!(
+            "--seq {} must be between 2 and the model's max_position_embeddings ({})",
+            args.seq,
+            config.max_position_embeddings
+        );
+    }
+    let mut rng = SplitMix64::new(args.seed);
+    // Ordinary word pieces: skip the first 1 000 ids ([PAD], [unused…], [CLS], …).
+    let low = 1_000.min(config.vocab_size - 1);
+    let ids: Vec<i64> = (0..args.batch * args.seq)
+        .map(|_| (low + rng.below(config.vocab_size - low)) as i64)
+        .collect();
+    let labels = (0..args.batch).map(|_| rng.below(2) as i64).collect();
+    let input = BertInput::from_slices(
+        &ids,
+        Some(&vec![1; ids.len()]),
+        Some(&vec![0; ids.len()]),
+        [args.batch, args.seq],
+        config,
+        device,
+    )?;
+    Ok((input, labels))
+}
+
+fn train_step(args: &ModelArgs) -> Result<Value> {
+    let device = crate::device::parse(&args.device)?;
+    let model = load_model(args, &device)?;
+    let ad_device = device.autodiff();
+    let mut model = model.to_device(&ad_device).train();
+    let (input, labels) = random_batch(args, &model.config, &ad_device)?;
+    let labels = model.labels(&labels, &ad_device)?;
+    let mut optimizer = ModuleOptimizer::from(AdamWConfig::new().with_weight_decay(0.01).build());
+    let mut seconds = Vec::with_capacity(args.iters);
+    let mut losses = Vec::with_capacity(args.iters);
+    for i in 0..args.warmup + args.iters {
+        let started = Instant::now();
+        ad_device.seed(args.seed.wrapping_add(i as u64));
+        let output = model.forward(input.clone(), Some(labels.clone()));
+        let loss = output.loss.context("the model returned no loss")?;
+        let value = loss
+            .clone()
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(2e-5, model, grads);
+        // Wait for the updated weights: GPU backends run asynchronously.
+        ad_device
+            .sync()
+            .map_err(|e| anyhow::anyhow!("waiting for the device: {e:?}"))?;
+        if i >= args.warmup {
+            seconds.push(started.elapsed().as_secs_f64());
+            losses.push(value);
+        }
+    }
+    Ok(report(
+        "train_step",
+        args,
+        &seconds,
+        json!({"loss": losses}),
+    ))
+}
+
+fn inference(args: &ModelArgs) -> Result<Value> {
+    let device = crate::device::parse(&args.device)?;
+    let model = load_model(args, &device)?;
+    let (input, _) = random_batch(args, &model.config, &device)?;
+    let mut seconds = Vec::with_capacity(args.iters);
+    let mut checksum = 0.0;
+    for i in 0..args.warmup + args.iters {
+        let started = Instant::now();
+        let logits = model.forward(input.clone(), None).logits;
+        let values = logits
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .map_err(|e| anyhow::anyhow!("reading the logits: {e:?}"))?;
+        if i >= args.warmup {
+            seconds.push(started.elapsed().as_secs_f64());
+            checksum = values.iter().sum::<f64>();
+        }
+    }
+    Ok(report(
+        "inference",
+        args,
+        &seconds,
+        json!({"logits_sum": checksum}),
+    ))
+}
+
+fn report(workload: &str, args: &ModelArgs, seconds: &[f64], extra: Value) -> Value {
+    let total: f64 = seconds.iter().sum();
+    let mut value = json!({
+        "workload": workload,
+        "impl": "bertfit",
+        "device": args.device,
+        "seq": args.seq,
+        "batch": args.batch,
+        "iters": seconds.len(),
+        "seconds": seconds,
+        "items_per_second": (args.batch * seconds.len()) as f64 / total,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": threads(),
+    });
+    if let (Value::Object(map), Value::Object(more)) = (&mut value, extra) {
+        map.extend(more);
+    }
+    value
+}
+
+fn tokenize(args: &TokenizeArgs) -> Result<Value> {
+    let source = Source::from_path(&args.texts)
+        .with_context(|| format!("reading {}", args.texts.display()))?;
+    let dict = bertfit_data::DatasetDict::load_default(&source)
+        .with_context(|| format!("loading {}", args.texts.display()))?;
+    let split: &TextDataset = dict
+        .iter()
+        .next()
+        .map(|(_, split)| split)
+        .with_context(|| format!("{} holds no rows", args.texts.display()))?;
+    let texts = split.texts();
+    let config = TokenizerConfig::default()
+        .with_max_length(args.seq)
+        .with_padding(PaddingStrategy::MaxLength);
+    let tokenizer = Tokenizer::from_dir(&args.tokenizer, config)
+        .with_context(|| format!("loading the tokenizer in {}", args.tokenizer.display()))?;
+    let mut seconds = Vec::with_capacity(args.iters);
+    let mut tokens = 0usize;
+    for i in 0..args.warmup + args.iters {
+        let started = Instant::now();
+        let encoding = tokenizer.encode_batch(&texts)?;
+        if i >= args.warmup {
+            seconds.push(started.elapsed().as_secs_f64());
+            tokens = encoding
+                .attention_mask
+                .iter()
+                .map(|row| row.iter().filter(|&&m| m == 1).count())
+                .sum();
+        }
+    }
+    let total: f64 = seconds.iter().sum();
+    Ok(json!({
+        "workload": "tokenize",
+        "impl": "bertfit",
+        "seq": args.seq,
+        "texts": texts.len(),
+        "iters": seconds.len(),
+        "seconds": seconds,
+        "items_per_second": (texts.len() * seconds.len()) as f64 / total,
+        "attended_tokens": tokens,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": threads(),
+    }))
+}
+
+/// `VmHWM` of this process (Linux), in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn threads() -> Option<usize> {
+    std::env::var("RAYON_NUM_THREADS").ok()?.parse().ok()
+}

@@ -1,0 +1,186 @@
+"""The PyTorch side of `cargo xtask bench`: what a bertfit user would run instead.
+
+Each workload mirrors `bertfit bench <workload>` (crates/cli/src/commands/bench.rs) and prints
+the same JSON object on stdout:
+
+- train-step: BertForSequenceClassification forward + backward + torch.optim.AdamW step
+  (weight decay 0.01, lr 2e-5) on a [batch, seq] batch of random ids, all attended, dropout on.
+- inference: forward in eval mode under torch.inference_mode(), logits read back.
+- tokenize: datasets.load_dataset("parquet") + Dataset.map(batched=True) with the fast
+  tokenizer (padding="max_length", truncation=True, max_length=seq), the path of the
+  Hugging Face tutorial; the parquet load is not timed, the map is.
+
+Threads: torch.set_num_threads(--threads); the caller also sets OMP/MKL/RAYON variables.
+Run with transformers + torch 2.9.0 (`cargo xtask bench` installs them).
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+
+def peak_rss_bytes():
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def load_model(args):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(args.seed)
+    if args.model:
+        model = BertForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    else:
+        config = BertConfig.from_json_file(args.config)
+        config.num_labels = 2
+        model = BertForSequenceClassification(config)
+    return model
+
+
+def random_batch(args, config):
+    import torch
+
+    if not 2 <= args.seq <= config.max_position_embeddings:
+        sys.exit(f"--seq {args.seq} must be between 2 and {config.max_position_embeddings}")
+    generator = torch.Generator().manual_seed(args.seed)
+    low = min(1000, config.vocab_size - 1)
+    ids = torch.randint(low, config.vocab_size, (args.batch, args.seq), generator=generator)
+    labels = torch.randint(0, 2, (args.batch,), generator=generator)
+    return {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "token_type_ids": torch.zeros_like(ids),
+    }, labels
+
+
+def report(workload, args, seconds, **extra):
+    out = {
+        "workload": workload,
+        "impl": "pytorch",
+        "device": args.device,
+        "seq": args.seq,
+        "batch": args.batch,
+        "iters": len(seconds),
+        "seconds": seconds,
+        "items_per_second": args.batch * len(seconds) / sum(seconds),
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": args.threads,
+    }
+    out.update(extra)
+    return out
+
+
+def train_step(args):
+    import torch
+
+    model = load_model(args).to(args.device)
+    model.train()
+    batch, labels = random_batch(args, model.config)
+    batch = {k: v.to(args.device) for k, v in batch.items()}
+    labels = labels.to(args.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+    seconds, losses = [], []
+    for i in range(args.warmup + args.iters):
+        started = time.perf_counter()
+        torch.manual_seed(args.seed + i)
+        loss = model(**batch, labels=labels).loss
+        value = loss.item()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if i >= args.warmup:
+            seconds.append(time.perf_counter() - started)
+            losses.append(value)
+    return report("train_step", args, seconds, loss=losses)
+
+
+def inference(args):
+    import torch
+
+    model = load_model(args).to(args.device)
+    model.eval()
+    batch, _ = random_batch(args, model.config)
+    batch = {k: v.to(args.device) for k, v in batch.items()}
+    seconds, checksum = [], 0.0
+    with torch.inference_mode():
+        for i in range(args.warmup + args.iters):
+            started = time.perf_counter()
+            logits = model(**batch).logits.double().cpu()
+            if i >= args.warmup:
+                seconds.append(time.perf_counter() - started)
+                checksum = logits.sum().item()
+    return report("inference", args, seconds, logits_sum=checksum)
+
+
+def tokenize(args):
+    import datasets
+    from transformers import AutoTokenizer
+
+    datasets.disable_progress_bars()
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer, use_fast=True)
+    dataset = datasets.load_dataset(
+        "parquet", data_files=args.texts, split="train", cache_dir=args.cache_dir
+    )
+
+    def encode(rows):
+        return tokenizer(rows["text"], padding="max_length", truncation=True, max_length=args.seq)
+
+    seconds, tokens = [], 0
+    for i in range(args.warmup + args.iters):
+        started = time.perf_counter()
+        encoded = dataset.map(encode, batched=True, load_from_cache_file=False)
+        if i >= args.warmup:
+            seconds.append(time.perf_counter() - started)
+            tokens = sum(sum(row) for row in encoded["attention_mask"])
+    return {
+        "workload": "tokenize",
+        "impl": "pytorch",
+        "seq": args.seq,
+        "texts": len(dataset),
+        "iters": len(seconds),
+        "seconds": seconds,
+        "items_per_second": len(dataset) * len(seconds) / sum(seconds),
+        "attended_tokens": tokens,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": args.threads,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload", choices=["train-step", "inference", "tokenize"])
+    parser.add_argument("--model")
+    parser.add_argument("--config")
+    parser.add_argument("--tokenizer")
+    parser.add_argument("--texts")
+    parser.add_argument("--cache-dir")
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--iters", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.workload == "tokenize":
+        result = tokenize(args)
+    elif args.workload == "train-step":
+        result = train_step(args)
+    else:
+        result = inference(args)
+    result["versions"] = {"torch": torch.__version__, "transformers": __import__("transformers").__version__}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

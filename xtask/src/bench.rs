@@ -1,0 +1,745 @@
+//! `cargo xtask bench [suite]`: bertfit against transformers + PyTorch on the same machine.
+//!
+//! For every row the release `bertfit bench <workload>` and `xtask/bench/reference.py` (the
+//! transformers + torch 2.9.0 code a user would otherwise run) do the same work in separate
+//! processes, alternating (`bertfit, python, python, bertfit, …`) for `--reps` repetitions, all
+//! pinned to `--threads` threads. Each process reports its own items/second and peak RSS; the
+//! row keeps the median, min and max over repetitions and the ratio of the medians
+//! (bertfit / PyTorch, > 1 means bertfit is faster). The report goes to
+//! `<out>/report.json` and a Markdown table to `<out>/report.md` (and stdout).
+//!
+//! Suites:
+//! - `model`: training step (forward + backward + AdamW, batch 8) and inference (batch 32) at
+//!   sequence length 128 and 512, for all-MiniLM-L6-v2 (real weights) and a bert-base-cased
+//!   sized model (random weights from `xtask/bench/bert-base-cased.json`).
+//! - `tokenize`: 25 000 generated IMDB-length reviews, truncated and padded to 128 and 512,
+//!   bertfit-tokenize against the fast tokenizer through `datasets.map(batched=True)`.
+//! - `recipe`: the seed recipe end to end on the shipped sample (500 train / 500 eval, 2
+//!   epochs, evaluation each epoch) with padding `max_length` against `longest` + length
+//!   grouping: wall time and accuracies (bertfit only).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::finetune::{self, Backend};
+use crate::{fixtures, torch};
+
+/// The transformers and datasets versions the reference script is pinned to.
+const TRANSFORMERS_VERSION: &str = "5.24.0";
+const DATASETS_VERSION: &str = "5.2.0";
+
+/// Options of `cargo xtask bench model|tokenize|recipe|all`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Repetitions of each row per implementation (alternating between the two).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Threads for both sides (RAYON_NUM_THREADS, torch.set_num_threads, OMP/MKL); default: every
+    /// core.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Only the rows whose name contains this (e.g. `minilm`, `512`, `train`).
+    #[arg(long)]
+    only: Option<String>,
+    /// Timed iterations per process for the model rows (after one warm-up iteration).
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    /// Sequence length of the recipe suite (the seed recipe pads to the model's maximum, 512).
+    #[arg(long, default_value_t = 512)]
+    recipe_max_length: usize,
+    /// bertfit devices to measure, comma-separated: `cpu` (the pure-Rust flex backend, the
+    /// default build) and `tch` (libtorch, the same kernels as PyTorch; builds bertfit with the
+    /// `tch` feature against the cached torch 2.9.0, see `cargo xtask torch`).
+    #[arg(long, value_delimiter = ',', default_value = "cpu,tch")]
+    backends: Vec<String>,
+    /// Where the report goes (relative to the workspace root).
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// A Python with torch 2.9.0, transformers and datasets to use as the reference instead of
+    /// the cached environment `cargo xtask bench` sets up.
+    #[arg(long)]
+    python: Option<PathBuf>,
+}
+
+/// Which rows to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suite {
+    /// Training step and inference rows.
+    Model,
+    /// Tokenization rows.
+    Tokenize,
+    /// The end-to-end recipe.
+    Recipe,
+    /// Everything.
+    All,
+}
+
+/// One side-by-side row.
+#[derive(Debug, Clone)]
+struct Row {
+    name: String,
+    workload: &'static str,
+    unit: &'static str,
+    args: Vec<String>,
+}
+
+/// Runs the suite from the workspace root.
+pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
+    if args.reps == 0 || args.iters == 0 {
+        bail!("--reps and --iters must be at least 1");
+    }
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let out = root.join(&args.out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for backend in &args.backends {
+        if !["cpu", "tch"].contains(&backend.as_str()) {
+            bail!("--backends {backend}: expected cpu or tch");
+        }
+    }
+    if args.backends.is_empty() {
+        bail!("--backends names no backend; use cpu, tch or cpu,tch");
+    }
+    let minilm = fixtures::ensure_minilm()?;
+    // One binary serves both: a `tch` build still has the flex backend behind `--device cpu`.
+    let torch_env = if args.backends.iter().any(|b| b == "tch") {
+        Some(torch::ensure_torch()?)
+    } else {
+        None
+    };
+    let backend = if torch_env.is_some() {
+        Backend::Tch
+    } else {
+        Backend::Flex
+    };
+    let bertfit = finetune::build(backend, root, torch_env.as_ref())?;
+    let python = match &args.python {
+        Some(python) => python.clone(),
+        None => ensure_reference_python()?,
+    };
+    let script = root.join("xtask/bench/reference.py");
+    let bert_base = root.join("xtask/bench/bert-base-cased.json");
+
+    let mut rows = Vec::new();
+    if matches!(suite, Suite::Model | Suite::All) {
+        rows.extend(model_rows(&minilm, &bert_base, args.iters));
+    }
+    if matches!(suite, Suite::Tokenize | Suite::All) {
+        let texts = out.join("imdb-like-25000.parquet");
+        if !texts.is_file() {
+            let status = Command::new(&bertfit)
+                .args(["bench", "texts", "--rows", "25000", "--seed", "42", "--out"])
+                .arg(&texts)
+                .stdout(Stdio::null())
+                .status()
+                .context("running bertfit bench texts")?;
+            if !status.success() {
+                bail!("bertfit bench texts failed ({status})");
+            }
+        }
+        for seq in [128, 512] {
+            rows.push(Row {
+                name: format!("tokenize 25k texts seq {seq}"),
+                workload: "tokenize",
+                unit: "texts/s",
+                args: vec![
+                    "--tokenizer".into(),
+                    minilm.display().to_string(),
+                    "--texts".into(),
+                    texts.display().to_string(),
+                    "--seq".into(),
+                    seq.to_string(),
+                ],
+            });
+        }
+    }
+    if let Some(only) = &args.only {
+        rows.retain(|row| row.name.contains(only.as_str()));
+    }
+
+    let machine = machine_info(threads);
+    eprintln!(
+        "==> {} | {threads} threads | {} reps",
+        machine["cpu"].as_str().unwrap_or("?"),
+        args.reps
+    );
+    let env = ThreadEnv(threads);
+    let mut results = Vec::new();
+    for row in &rows {
+        // Tokenization does not touch a burn backend: one bertfit side.
+        let devices: Vec<String> = if row.workload == "tokenize" {
+            vec![String::new()]
+        } else {
+            args.backends.clone()
+        };
+        let mut sides: Vec<Side> = devices
+            .iter()
+            .map(|device| Side::Bertfit {
+                binary: &bertfit,
+                device: device.clone(),
+                torch: torch_env.as_ref(),
+            })
+            .collect();
+        sides.push(Side::Python {
+            python: &python,
+            script: &script,
+            cache: out.join("hf-datasets-cache"),
+        });
+        results.push(run_row(row, args.reps, &sides, &env)?);
+    }
+    let mut recipe = Vec::new();
+    if matches!(suite, Suite::Recipe | Suite::All)
+        && args
+            .only
+            .as_ref()
+            .is_none_or(|o| "recipe".contains(o.as_str()))
+    {
+        recipe = run_recipe(
+            root,
+            &bertfit,
+            torch_env.as_ref(),
+            &minilm,
+            args.recipe_max_length,
+            &env,
+            &out,
+        )?;
+    }
+
+    let report = json!({
+        "machine": machine,
+        "threads": threads,
+        "reps": args.reps,
+        "bertfit_commit": git_commit(root),
+        "reference": reference_versions(&python),
+        "rows": results,
+        "recipe": recipe,
+    });
+    let json_path = out.join("report.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    let table = markdown(&report);
+    let md_path = out.join("report.md");
+    std::fs::write(&md_path, &table).with_context(|| format!("writing {}", md_path.display()))?;
+    println!("{table}");
+    eprintln!(
+        "==> wrote {} and {}",
+        json_path.display(),
+        md_path.display()
+    );
+    Ok(())
+}
+
+fn model_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let models = [
+        ("minilm", "--model", minilm),
+        ("bert-base", "--config", bert_base),
+    ];
+    for (workload, unit, batch) in [("train-step", "samples/s", 8), ("inference", "seq/s", 32)] {
+        for (model, flag, path) in models {
+            for seq in [128, 512] {
+                rows.push(Row {
+                    name: format!("{workload} {model} seq {seq} batch {batch}"),
+                    workload,
+                    unit,
+                    args: vec![
+                        flag.into(),
+                        path.display().to_string(),
+                        "--seq".into(),
+                        seq.to_string(),
+                        "--batch".into(),
+                        batch.to_string(),
+                        "--iters".into(),
+                        iters.to_string(),
+                    ],
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// The thread pinning both sides get.
+struct ThreadEnv(usize);
+
+impl ThreadEnv {
+    fn apply(&self, command: &mut Command) {
+        let n = self.0.to_string();
+        for var in [
+            "RAYON_NUM_THREADS",
+            "RAYON_RS_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+        ] {
+            command.env(var, &n);
+        }
+        command.env("TOKENIZERS_PARALLELISM", "true");
+    }
+}
+
+/// Runs one process and parses the JSON object on the last line of its stdout.
+fn measure(mut command: Command, what: &str) -> Result<Value> {
+    let output = command
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("starting {what}"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("{what} printed no JSON result"))?;
+    serde_json::from_str(line).with_context(|| format!("parsing {what}'s result: {line}"))
+}
+
+/// One implementation a row is measured with.
+enum Side<'a> {
+    /// `bertfit bench` on a device (empty: the workload has no device).
+    Bertfit {
+        binary: &'a Path,
+        device: String,
+        torch: Option<&'a torch::TorchEnv>,
+    },
+    /// `reference.py` with transformers + PyTorch.
+    Python {
+        python: &'a Path,
+        script: &'a Path,
+        cache: PathBuf,
+    },
+}
+
+impl Side<'_> {
+    fn label(&self) -> String {
+        match self {
+            Side::Bertfit { device, .. } if device.is_empty() => "bertfit".into(),
+            Side::Bertfit { device, .. } if device == "cpu" => "bertfit-flex".into(),
+            Side::Bertfit { device, .. } => format!("bertfit-{device}"),
+            Side::Python { .. } => "pytorch".into(),
+        }
+    }
+
+    fn command(&self, row: &Row, env: &ThreadEnv) -> Command {
+        let mut command = match self {
+            Side::Bertfit {
+                binary,
+                device,
+                torch,
+            } => {
+                let mut c = Command::new(binary);
+                c.args(["bench", row.workload]);
+                if !device.is_empty() {
+                    c.args(["--device", device]);
+                }
+                if let Some(torch) = torch {
+                    torch.apply(&mut c);
+                }
+                c
+            }
+            Side::Python {
+                python,
+                script,
+                cache,
+            } => {
+                let mut c = Command::new(python);
+                c.arg(script).arg(row.workload);
+                c.args(["--threads", &env.0.to_string()]);
+                c.arg("--cache-dir").arg(cache);
+                c
+            }
+        };
+        command.args(&row.args);
+        env.apply(&mut command);
+        command
+    }
+}
+
+fn run_row(row: &Row, reps: usize, sides: &[Side<'_>], env: &ThreadEnv) -> Result<Value> {
+    eprintln!("==> {}", row.name);
+    let mut runs: Vec<Vec<Value>> = vec![Vec::new(); sides.len()];
+    for rep in 0..reps {
+        // Alternate the order so that no side always runs first (or last) on the machine.
+        let mut order: Vec<usize> = (0..sides.len()).collect();
+        if rep % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let side = &sides[i];
+            let what = format!("{} ({})", row.name, side.label());
+            let result = measure(side.command(row, env), &what)?;
+            eprintln!(
+                "    rep {} {:<13} {:>10.3} {}  peak RSS {:.0} MiB",
+                rep + 1,
+                side.label(),
+                result["items_per_second"].as_f64().unwrap_or(f64::NAN),
+                row.unit,
+                result["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / 1_048_576.0
+            );
+            runs[i].push(result);
+        }
+    }
+    let summaries: Vec<Value> = runs.iter().map(|r| summary(r)).collect();
+    let reference = summaries
+        .last()
+        .and_then(|s| s["median"].as_f64())
+        .unwrap_or(f64::NAN);
+    let mut results = serde_json::Map::new();
+    let mut ratios = serde_json::Map::new();
+    for (side, summary) in sides.iter().zip(&summaries) {
+        if !matches!(side, Side::Python { .. }) {
+            let ratio = summary["median"].as_f64().unwrap_or(f64::NAN) / reference;
+            ratios.insert(side.label(), json!(ratio));
+            eprintln!("    {} / pytorch = {ratio:.2}", side.label());
+        }
+        results.insert(side.label(), summary.clone());
+    }
+    Ok(json!({
+        "name": row.name,
+        "workload": row.workload,
+        "unit": row.unit,
+        "results": results,
+        "ratios": ratios,
+    }))
+}
+
+/// Median, min and max of items/second, and the largest peak RSS, over repetitions.
+fn summary(runs: &[Value]) -> Value {
+    let mut values: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r["items_per_second"].as_f64())
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let median = match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    };
+    let rss = runs
+        .iter()
+        .filter_map(|r| r["peak_rss_bytes"].as_u64())
+        .max();
+    json!({
+        "median": median,
+        "min": values.first(),
+        "max": values.last(),
+        "values": values,
+        "peak_rss_bytes": rss,
+        "runs": runs,
+    })
+}
+
+/// The seed recipe on the shipped sample with both paddings.
+fn run_recipe(
+    root: &Path,
+    bertfit: &Path,
+    torch: Option<&torch::TorchEnv>,
+    minilm: &Path,
+    max_length: usize,
+    env: &ThreadEnv,
+    out: &Path,
+) -> Result<Vec<Value>> {
+    let mut results = Vec::new();
+    for (name, padding, group) in [
+        ("max_length", "max-length", false),
+        ("longest + group_by_length", "longest", true),
+    ] {
+        eprintln!("==> recipe: padding {name}, max length {max_length}");
+        let dir = out.join(format!("recipe-{padding}"));
+        let mut command = Command::new(bertfit);
+        command
+            .current_dir(root)
+            .arg("finetune")
+            .arg("--model")
+            .arg(minilm);
+        command.args([
+            "--dataset",
+            "data/reviews-sample",
+            "--train-size",
+            "500",
+            "--eval-size",
+            "500",
+            "--seed",
+            "42",
+            "--num-train-epochs",
+            "2",
+            "--eval-strategy",
+            "epoch",
+            "--save-strategy",
+            "no",
+            "--max-length",
+            &max_length.to_string(),
+            "--padding",
+            padding,
+            "--no-progress",
+            "--overwrite-output-dir",
+            "--output-dir",
+        ]);
+        command.arg(&dir);
+        if group {
+            command.arg("--group-by-length");
+        }
+        if let Some(torch) = torch {
+            torch.apply(&mut command);
+        }
+        env.apply(&mut command);
+        let started = Instant::now();
+        let status = command
+            .stdout(Stdio::null())
+            .status()
+            .context("running bertfit finetune")?;
+        let wall = started.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!("bertfit finetune ({name}) failed ({status})");
+        }
+        let train: Value = read_json(&dir.join("train_results.json"))?;
+        let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .with_context(|| format!("reading {}/metrics.jsonl", dir.display()))?;
+        let accuracies: Vec<Value> = metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("eval_accuracy").is_some())
+            .map(|v| json!({"epoch": v["epoch"], "accuracy": v["eval_accuracy"], "f1": v["eval_f1"]}))
+            .collect();
+        eprintln!(
+            "    wall {wall:.1} s, train_runtime {} s, accuracies {}",
+            train["train_runtime"],
+            Value::Array(accuracies.clone())
+        );
+        results.push(json!({
+            "padding": name,
+            "max_length": max_length,
+            "wall_seconds": wall,
+            "train_runtime": train["train_runtime"],
+            "train_samples_per_second": train["train_samples_per_second"],
+            "evaluations": accuracies,
+        }));
+    }
+    if let [a, b] = results.as_slice() {
+        let speedup = a["wall_seconds"].as_f64().unwrap_or(f64::NAN)
+            / b["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+        eprintln!("    longest + grouping is {speedup:.2}x faster end to end");
+    }
+    Ok(results)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The reference environment: the cached torch 2.9.0 environment of `cargo xtask torch`, with
+/// the pinned transformers and datasets added on first use.
+fn ensure_reference_python() -> Result<PathBuf> {
+    let env = torch::ensure_torch()?;
+    let python = env.venv.join("bin/python");
+    let check = format!(
+        "import transformers, datasets, sys; sys.exit(0 if (transformers.__version__, datasets.__version__) == ('{TRANSFORMERS_VERSION}', '{DATASETS_VERSION}') else 1)"
+    );
+    let ready = Command::new(&python)
+        .args(["-c", &check])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        eprintln!(
+            "==> installing transformers=={TRANSFORMERS_VERSION} datasets=={DATASETS_VERSION} into {}",
+            env.venv.display()
+        );
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                &format!("transformers=={TRANSFORMERS_VERSION}"),
+                &format!("datasets=={DATASETS_VERSION}"),
+            ])
+            .status()
+            .context("running pip install transformers datasets")?;
+        if !status.success() {
+            bail!("pip install transformers datasets failed ({status})");
+        }
+    }
+    Ok(python)
+}
+
+fn reference_versions(python: &Path) -> Value {
+    let output = Command::new(python)
+        .args([
+            "-c",
+            "import json, torch, transformers, datasets, tokenizers; print(json.dumps({'torch': torch.__version__, 'transformers': transformers.__version__, 'datasets': datasets.__version__, 'tokenizers': tokenizers.__version__, 'mkl': torch.backends.mkl.is_available()}))",
+        ])
+        .output();
+    output
+        .ok()
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn machine_info(threads: usize) -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string());
+    let flags: Vec<&str> = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags"))
+        .map(|l| {
+            l.split_whitespace()
+                .filter(|f| ["avx2", "fma", "avx512f", "avx512_bf16", "amx_tile"].contains(f))
+                .collect()
+        })
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: Option<u64> = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok());
+    json!({
+        "cpu": cpu,
+        "simd": flags,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
+        "memory_gib": memory_kib.map(|k| (k as f64 / 1_048_576.0 * 10.0).round() / 10.0),
+        "os": std::env::consts::OS,
+        "threads_used": threads,
+    })
+}
+
+fn git_commit(root: &Path) -> Option<String> {
+    let output = Command::new("git")
+        .current_dir(root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// The readable table: one line per row with both medians (min–max), peak RSS and the ratio.
+fn markdown(report: &Value) -> String {
+    let mut s = String::new();
+    let m = &report["machine"];
+    s.push_str(&format!(
+        "Machine: {} ({} cores, {} GiB), {} threads each, {} reps, bertfit {} vs {}\n\n",
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["memory_gib"],
+        report["threads"],
+        report["reps"],
+        report["bertfit_commit"].as_str().unwrap_or("?"),
+        report["reference"]
+    ));
+    let labels = ["bertfit-flex", "bertfit-tch", "bertfit", "pytorch"];
+    let present: Vec<&str> = labels
+        .into_iter()
+        .filter(|l| {
+            report["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| r["results"].get(*l).is_some())
+        })
+        .collect();
+    let ours: Vec<&str> = present
+        .iter()
+        .copied()
+        .filter(|l| *l != "pytorch")
+        .collect();
+    s.push_str("| row | unit |");
+    for label in &present {
+        s.push_str(&format!(" {label} median (min–max) |"));
+    }
+    s.push_str(" ratio to PyTorch | peak RSS |\n|---|---|");
+    for _ in &present {
+        s.push_str("---|");
+    }
+    s.push_str("---|---|\n");
+    let mib = |v: &Value| {
+        v.as_f64()
+            .map(|b| format!("{:.0}", b / 1_048_576.0))
+            .unwrap_or_else(|| "–".into())
+    };
+    for row in report["rows"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "| {} | {} |",
+            row["name"].as_str().unwrap_or("?"),
+            row["unit"].as_str().unwrap_or("?")
+        ));
+        for label in &present {
+            let side = &row["results"][*label];
+            if side.is_null() {
+                s.push_str(" – |");
+            } else {
+                s.push_str(&format!(
+                    " {:.2} ({:.2}–{:.2}) |",
+                    side["median"].as_f64().unwrap_or(f64::NAN),
+                    side["min"].as_f64().unwrap_or(f64::NAN),
+                    side["max"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        let ratios: Vec<String> = ours
+            .iter()
+            .filter_map(|l| {
+                let r = row["ratios"][*l].as_f64()?;
+                Some(format!("{}: **{r:.2}**", l.trim_start_matches("bertfit-")))
+            })
+            .collect();
+        let rss: Vec<String> = present
+            .iter()
+            .map(|l| mib(&row["results"][*l]["peak_rss_bytes"]))
+            .collect();
+        s.push_str(&format!(
+            " {} | {} MiB |\n",
+            ratios.join(", "),
+            rss.join(" / ")
+        ));
+    }
+    let recipe = report["recipe"].as_array().cloned().unwrap_or_default();
+    if !recipe.is_empty() {
+        s.push_str("\nSeed recipe on data/reviews-sample (all-MiniLM-L6-v2, 500/500, 2 epochs, batch 8):\n\n| padding | max length | wall s | train s | samples/s | accuracy epoch 1 / 2 |\n|---|---|---|---|---|---|\n");
+        for r in &recipe {
+            let acc: Vec<String> = r["evaluations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| format!("{:.3}", e["accuracy"].as_f64().unwrap_or(f64::NAN)))
+                .collect();
+            s.push_str(&format!(
+                "| {} | {} | {:.1} | {} | {} | {} |\n",
+                r["padding"].as_str().unwrap_or("?"),
+                r["max_length"],
+                r["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+                r["train_runtime"],
+                r["train_samples_per_second"],
+                acc.join(" / ")
+            ));
+        }
+        if let [a, b] = recipe.as_slice() {
+            s.push_str(&format!(
+                "\nlongest + group_by_length: {:.2}x faster end to end\n",
+                a["wall_seconds"].as_f64().unwrap_or(f64::NAN)
+                    / b["wall_seconds"].as_f64().unwrap_or(f64::NAN)
+            ));
+        }
+    }
+    s
+}
