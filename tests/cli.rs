@@ -555,3 +555,118 @@ fn data_inspects_and_exports_the_rows_a_run_uses() {
         );
     }
 }
+
+/// `bertfit bench` (the Rust side of `cargo xtask bench`): each workload prints one JSON object
+/// whose throughput is its own timings' arithmetic; seeded runs repeat; bad shapes are refused.
+#[test]
+fn bench_workloads_print_consistent_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = bertfit(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_str(text(&out.stdout).trim()).unwrap()
+    };
+    let model_arg = model.to_str().unwrap();
+    let train_args = [
+        "bench",
+        "train-step",
+        "--model",
+        model_arg,
+        "--seq",
+        "16",
+        "--batch",
+        "4",
+        "--iters",
+        "2",
+    ];
+    let train = run(&train_args);
+    assert_eq!(train["workload"], "train_step");
+    let seconds: Vec<f64> = serde_json::from_value(train["seconds"].clone()).unwrap();
+    assert_eq!(seconds.len(), 2);
+    let expected = 4.0 * 2.0 / seconds.iter().sum::<f64>();
+    assert!((train["items_per_second"].as_f64().unwrap() - expected).abs() < 1e-9 * expected);
+    assert!(train["peak_rss_bytes"].as_u64().unwrap() > 1 << 20);
+    let losses: Vec<f64> = serde_json::from_value(train["loss"].clone()).unwrap();
+    assert_eq!(losses.len(), 2);
+    assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0));
+    // AdamW steps on one batch: the loss goes down, and a second run repeats it exactly.
+    assert!(losses[1] < losses[0], "{losses:?}");
+    assert_eq!(run(&train_args)["loss"], train["loss"]);
+
+    let config = model.join("config.json");
+    let infer_args = [
+        "bench",
+        "inference",
+        "--config",
+        config.to_str().unwrap(),
+        "--seq",
+        "8",
+        "--batch",
+        "3",
+        "--iters",
+        "1",
+    ];
+    let infer = run(&infer_args);
+    assert_eq!(infer["workload"], "inference");
+    assert_eq!(infer["batch"], 3);
+    assert!(infer["logits_sum"].as_f64().unwrap().is_finite());
+    assert_eq!(run(&infer_args)["logits_sum"], infer["logits_sum"]);
+
+    let texts = tmp.path().join("texts.parquet");
+    let written = run(&[
+        "bench",
+        "texts",
+        "--rows",
+        "30",
+        "--out",
+        texts.to_str().unwrap(),
+    ]);
+    assert_eq!(written["rows"], 30);
+    let tok = run(&[
+        "bench",
+        "tokenize",
+        "--tokenizer",
+        model_arg,
+        "--texts",
+        texts.to_str().unwrap(),
+        "--seq",
+        "32",
+        "--iters",
+        "1",
+    ]);
+    assert_eq!(tok["texts"], 30);
+    // The attended tokens are exactly what the library's tokenizer produces for those texts.
+    let tokenizer = Tokenizer::from_dir(
+        &model,
+        TokenizerConfig::default()
+            .with_max_length(32)
+            .with_padding(PaddingStrategy::MaxLength),
+    )
+    .unwrap();
+    let dataset = bertfit_data::generate::generate_dataset(30, 42);
+    let encoding = tokenizer.encode_batch(&dataset.texts()).unwrap();
+    let attended: usize = encoding
+        .attention_mask
+        .iter()
+        .map(|row| row.iter().filter(|&&m| m == 1).count())
+        .sum();
+    assert_eq!(tok["attended_tokens"], attended);
+
+    let bad = bertfit(&[
+        "bench",
+        "inference",
+        "--model",
+        model_arg,
+        "--seq",
+        "65",
+        "--iters",
+        "1",
+    ]);
+    assert!(!bad.status.success());
+    let err = text(&bad.stderr);
+    assert!(
+        err.contains("--seq 65") && err.contains("max_position_embeddings (64)"),
+        "{err}"
+    );
+}

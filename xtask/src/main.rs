@@ -64,7 +64,7 @@ enum Command {
         what: Option<Bench>,
         /// Options of the default suite (all).
         #[command(flatten)]
-        args: bench::BenchArgs,
+        args: Box<bench::BenchArgs>,
     },
 }
 
@@ -73,14 +73,14 @@ enum Command {
 enum Bench {
     /// Training step (batch 8) and inference (batch 32) at seq 128 and 512, MiniLM and
     /// bert-base-sized, against transformers + PyTorch.
-    Model(bench::BenchArgs),
+    Model(Box<bench::BenchArgs>),
     /// Tokenizing 25 000 IMDB-length texts at 128 and 512, against `datasets.map` with the fast
     /// tokenizer.
-    Tokenize(bench::BenchArgs),
+    Tokenize(Box<bench::BenchArgs>),
     /// The seed recipe on the shipped sample: padding max_length against longest + grouping.
-    Recipe(bench::BenchArgs),
+    Recipe(Box<bench::BenchArgs>),
     /// Every suite but `data`.
-    All(bench::BenchArgs),
+    All(Box<bench::BenchArgs>),
     /// `bertfit-data` on 25 000 generated reviews: parquet / CSV / JSONL / aclImdb loading and
     /// `shuffle(42).select(0..500)`; `--python` adds pandas / `datasets` on the same files.
     Data(bench_data::BenchDataArgs),

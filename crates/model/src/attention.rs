@@ -3,6 +3,8 @@
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::config::BertConfig;
 use crate::init;
@@ -56,10 +58,30 @@ impl BertSelfAttention {
         };
         let (query, key, value) = (heads(&self.query), heads(&self.key), heads(&self.value));
 
-        let scores = query.matmul(key.transpose()) / (self.head_dim as f64).sqrt() + mask;
-        let probs = self.dropout.forward(softmax(scores, 3));
-        probs
-            .matmul(value)
+        let context = if hidden.device().is_autodiff() {
+            // Training (or a model on an autodiff device): the eager formulation, whose
+            // attention-probability dropout and backward burn's fused op does not provide.
+            let scores = query.matmul(key.transpose()) / (self.head_dim as f64).sqrt() + mask;
+            let probs = self.dropout.forward(softmax(scores, 3));
+            probs.matmul(value)
+        } else {
+            // Inference (dropout is the identity): the backend's fused attention, with the same
+            // scale and additive mask. On flex it computes scores, softmax and the weighted sum
+            // per (batch, head) tile without materialising the [batch, heads, seq, seq] scores.
+            attention(
+                query,
+                key,
+                value,
+                None,
+                Some(mask.expand([batch, 1, seq_len, seq_len])),
+                AttentionModuleOptions {
+                    scale: Some(1.0 / (self.head_dim as f64).sqrt()),
+                    softcap: None,
+                    is_causal: false,
+                },
+            )
+        };
+        context
             .swap_dims(1, 2)
             .reshape([batch, seq_len, hidden_size])
     }
