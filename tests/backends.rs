@@ -307,3 +307,62 @@ fn five_finetuning_steps_agree_across_backends() {
         }
     }
 }
+
+/// A batch without padding runs the backend's fused attention with no mask (libtorch's
+/// `scaled_dot_product_attention`, flex's fused kernel); it must give what the masked path gives
+/// for the same tokens followed by masked padding, and agree with flex.
+#[test]
+fn unpadded_batches_take_the_unmasked_path_with_the_same_numbers() {
+    use bertfit_model::BertInput;
+    let ids = [2_i64, 7, 11, 5, 9, 3];
+    let mut flex_logits: Option<Vec<f32>> = None;
+    for (name, device) in backends() {
+        let model = tiny_model(&device);
+        let logits = |ids: &[i64], mask: &[i64]| -> Vec<f32> {
+            let input = BertInput::from_slices(
+                ids,
+                Some(mask),
+                None,
+                [1, ids.len()],
+                &model.config,
+                &device,
+            )
+            .unwrap();
+            assert_eq!(
+                input.attention_bias().is_none(),
+                mask.iter().all(|&m| m == 1)
+            );
+            model
+                .forward(input, None)
+                .logits
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        let unmasked = logits(&ids, &[1; 6]);
+        let padded = logits(&[2, 7, 11, 5, 9, 3, 0, 0], &[1, 1, 1, 1, 1, 1, 0, 0]);
+        let diff = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0_f32, f32::max)
+        };
+        let masked_vs_unmasked = diff(&unmasked, &padded);
+        println!(
+            "{name}: unmasked vs masked-with-padding logits max-abs diff {masked_vs_unmasked:.3e}"
+        );
+        assert!(
+            masked_vs_unmasked < 1e-5,
+            "{name}: {unmasked:?} vs {padded:?}"
+        );
+        match &flex_logits {
+            None => flex_logits = Some(unmasked),
+            Some(reference) => {
+                let d = diff(&unmasked, reference);
+                println!("{name}: unmasked logits vs flex max-abs diff {d:.3e}");
+                assert!(d < 1e-4, "{name}: {unmasked:?} vs flex {reference:?}");
+            }
+        }
+    }
+}

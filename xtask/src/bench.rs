@@ -135,12 +135,16 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     if matches!(suite, Suite::Tokenize | Suite::All) {
         let texts = out.join("imdb-like-25000.parquet");
         if !texts.is_file() {
-            let status = Command::new(&bertfit)
+            let mut command = Command::new(&bertfit);
+            command
                 .args(["bench", "texts", "--rows", "25000", "--seed", "42", "--out"])
                 .arg(&texts)
-                .stdout(Stdio::null())
-                .status()
-                .context("running bertfit bench texts")?;
+                .stdout(Stdio::null());
+            // A `tch` build needs libtorch on the library path to start at all.
+            if let Some(torch) = &torch_env {
+                torch.apply(&mut command);
+            }
+            let status = command.status().context("running bertfit bench texts")?;
             if !status.success() {
                 bail!("bertfit bench texts failed ({status})");
             }
@@ -568,21 +572,13 @@ fn ensure_reference_python() -> Result<PathBuf> {
             "==> installing transformers=={TRANSFORMERS_VERSION} datasets=={DATASETS_VERSION} into {}",
             env.venv.display()
         );
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
+        torch::pip_install(
+            &python,
+            &[
                 &format!("transformers=={TRANSFORMERS_VERSION}"),
                 &format!("datasets=={DATASETS_VERSION}"),
-            ])
-            .status()
-            .context("running pip install transformers datasets")?;
-        if !status.success() {
-            bail!("pip install transformers datasets failed ({status})");
-        }
+            ],
+        )?;
     }
     Ok(python)
 }

@@ -125,21 +125,32 @@ pub fn ensure_torch() -> Result<TorchEnv> {
     if !status.success() {
         bail!("python3 -m venv {} failed ({status})", venv.display());
     }
-    let status = Command::new(venv.join("bin/python"))
+    if let Err(error) = pip_install(
+        &venv.join("bin/python"),
+        &[&format!("torch=={TORCH_VERSION}")],
+    ) {
+        // Leave nothing half-installed for the next run to trust.
+        let _ = std::fs::remove_dir_all(&venv);
+        return Err(error);
+    }
+    check_version(&venv)
+}
+
+/// `python -m pip install <specs>`, quietly refusing to prompt.
+pub fn pip_install(python: &Path, specs: &[&str]) -> Result<()> {
+    let status = Command::new(python)
         .args([
             "-m",
             "pip",
             "install",
             "--disable-pip-version-check",
             "--no-input",
-            &format!("torch=={TORCH_VERSION}"),
         ])
+        .args(specs)
         .status()
-        .context("running pip install torch")?;
+        .with_context(|| format!("running {} -m pip install", python.display()))?;
     if !status.success() {
-        // Leave nothing half-installed for the next run to trust.
-        let _ = std::fs::remove_dir_all(&venv);
-        bail!("pip install torch=={TORCH_VERSION} failed ({status})");
+        bail!("pip install {} failed ({status})", specs.join(" "));
     }
-    check_version(&venv)
+    Ok(())
 }

@@ -46,9 +46,10 @@ impl BertSelfAttention {
     ///
     /// # Shapes
     /// - `hidden`: `[batch, seq_len, hidden_size]`
-    /// - `mask`: `[batch, 1, 1, seq_len]`, additive (0 to keep, a large negative to mask)
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive (0 to keep, a large negative to mask);
+    ///   `None` when every token is attended
     /// - output: `[batch, seq_len, hidden_size]`
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
         let [batch, seq_len, hidden_size] = hidden.dims();
         let heads = |linear: &Linear| {
             linear
@@ -61,7 +62,10 @@ impl BertSelfAttention {
         let context = if hidden.device().is_autodiff() {
             // Training (or a model on an autodiff device): the eager formulation, whose
             // attention-probability dropout and backward burn's fused op does not provide.
-            let scores = query.matmul(key.transpose()) / (self.head_dim as f64).sqrt() + mask;
+            let mut scores = query.matmul(key.transpose()) / (self.head_dim as f64).sqrt();
+            if let Some(mask) = mask {
+                scores = scores + mask;
+            }
             let probs = self.dropout.forward(softmax(scores, 3));
             probs.matmul(value)
         } else {
@@ -73,7 +77,7 @@ impl BertSelfAttention {
                 key,
                 value,
                 None,
-                Some(mask.expand([batch, 1, seq_len, seq_len])),
+                mask.map(|mask| mask.expand([batch, 1, seq_len, seq_len])),
                 AttentionModuleOptions {
                     scale: Some(1.0 / (self.head_dim as f64).sqrt()),
                     softcap: None,
@@ -139,9 +143,9 @@ impl BertAttention {
 
     /// # Shapes
     /// - `hidden`: `[batch, seq_len, hidden_size]`
-    /// - `mask`: `[batch, 1, 1, seq_len]`, additive
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
     /// - output: `[batch, seq_len, hidden_size]`
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
         let attended = self.self_attention.forward(hidden.clone(), mask);
         self.output.forward(attended, hidden)
     }

@@ -192,6 +192,48 @@ mod tests {
     }
 
     #[test]
+    fn a_mask_of_all_ones_is_dropped_and_changes_nothing() {
+        let ids = [2, 5, 9, 3];
+        // No dropout, so that the autodiff device (the training path) is deterministic too.
+        let config = BertConfig {
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            ..tiny_config()
+        };
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            device.seed(7);
+            let model = BertForSequenceClassification::new(&config, &device).unwrap();
+            let ones = input(&ids, &[1; 4], &device);
+            assert!(ones.attention_bias().is_none());
+            assert!(
+                input(&ids, &[1, 1, 1, 0], &device)
+                    .attention_bias()
+                    .is_some()
+            );
+            // Unmasked (fused attention at inference, no mask add in training) against the same
+            // four tokens followed by two masked pads, which take the masked path.
+            let unmasked = model.forward(ones, None);
+            let padded = model.forward(
+                input(&[2, 5, 9, 3, 0, 0], &[1, 1, 1, 1, 0, 0], &device),
+                None,
+            );
+            let bare = model.forward(
+                BertInput::from_slices(&ids, None, None, [1, 4], &tiny_config(), &device).unwrap(),
+                None,
+            );
+            let (u, p, b) = (
+                values(&unmasked.logits),
+                values(&padded.logits),
+                values(&bare.logits),
+            );
+            for i in 0..2 {
+                assert!((u[i] - p[i]).abs() < 1e-5, "{u:?} vs {p:?}");
+                assert_eq!(u[i], b[i]);
+            }
+        }
+    }
+
+    #[test]
     fn dropout_is_active_in_training_only() {
         let device = Device::flex().autodiff();
         let model = model(&device);

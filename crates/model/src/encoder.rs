@@ -109,8 +109,8 @@ impl BertLayer {
 
     /// # Shapes
     /// - `hidden`, output: `[batch, seq_len, hidden_size]`
-    /// - `mask`: `[batch, 1, 1, seq_len]`, additive
-    pub fn forward(&self, hidden: Tensor<3>, mask: Tensor<4>) -> Tensor<3> {
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
         let attended = self.attention.forward(hidden, mask);
         let intermediate = self.intermediate.forward(attended.clone());
         self.output.forward(intermediate, attended)
@@ -138,11 +138,11 @@ impl BertEncoder {
     ///
     /// # Shapes
     /// - `hidden`, output: `[batch, seq_len, hidden_size]`
-    /// - `mask`: `[batch, 1, 1, seq_len]`, additive
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
     pub fn forward(
         &self,
         mut hidden: Tensor<3>,
-        mask: Tensor<4>,
+        mask: Option<Tensor<4>>,
         mut all_hidden_states: Option<&mut Vec<Tensor<3>>>,
     ) -> Tensor<3> {
         for layer in &self.layer {

@@ -157,6 +157,23 @@ impl BertInput {
         }
         .reshape([batch, 1, 1, seq_len])
     }
+
+    /// The additive mask the encoder needs: [`extended_attention_mask`](Self::extended_attention_mask),
+    /// or `None` when every token is attended (no `attention_mask`, or one of all ones), which
+    /// adds nothing to the scores. Like transformers' SDPA path, this lets a backend run its
+    /// fused attention without a mask (libtorch's `scaled_dot_product_attention`, flex's
+    /// without the broadcast mask). Checking the mask reads one value back from the device.
+    pub fn attention_bias(&self) -> Option<Tensor<4>> {
+        let mask = self.attention_mask.as_ref()?;
+        let all_attended = mask
+            .clone()
+            .min()
+            .try_into_scalar::<i64>()
+            .map(|min| min >= 1)
+            // Unreadable (never on a working backend): keep the mask, the always-correct path.
+            .unwrap_or(false);
+        (!all_attended).then(|| self.extended_attention_mask())
+    }
 }
 
 /// What [`BertModel::forward`] returns.
@@ -202,7 +219,7 @@ impl BertModel {
     /// - `input.input_ids` (and mask, token types): `[batch, seq_len]`
     /// - `last_hidden_state`: `[batch, seq_len, hidden_size]`; `pooler_output`: `[batch, hidden_size]`
     pub fn forward(&self, input: BertInput) -> BertModelOutput {
-        let mask = input.extended_attention_mask();
+        let mask = input.attention_bias();
         let embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
