@@ -252,20 +252,21 @@ pub fn epoch_order(
         order.swap(i, rng.below(i + 1));
     }
     if group_by_length {
-        let mega = (batch_size * 50).max(1);
+        // HF's `get_length_grouped_indices`: megabatches of `mult * batch_size` examples, with
+        // `mult = min(n / (4 * batch_size), 50)` (at least 1), each sorted longest first; then
+        // the longest example overall swaps places with the first one (fail fast on memory).
+        let mult = (lengths.len() / (batch_size.max(1) * 4)).clamp(1, 50);
+        let mega = batch_size.max(1) * mult;
         for chunk in order.chunks_mut(mega) {
             chunk.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
         }
-        if let Some(longest) = (0..order.len()).max_by_key(|&i| (lengths[order[i]], usize::MAX - i))
-        {
-            // Move the batch with the longest example to the front (fail fast on memory).
-            let batch_start = (longest / batch_size) * batch_size;
-            if batch_start != 0 {
-                let batch_end = (batch_start + batch_size).min(order.len());
-                let moved: Vec<usize> = order[batch_start..batch_end].to_vec();
-                order.drain(batch_start..batch_end);
-                order.splice(0..0, moved);
-            }
+        let longest_megabatch_head = order
+            .chunks(mega)
+            .enumerate()
+            .max_by_key(|(k, chunk)| (chunk.first().map(|&i| lengths[i]), usize::MAX - k))
+            .map(|(k, _)| k * mega);
+        if let Some(head) = longest_megabatch_head {
+            order.swap(0, head);
         }
     }
     order
@@ -306,6 +307,27 @@ mod tests {
         assert_eq!(a, epoch_order(&lengths, 42, 0, false, 8));
         assert_ne!(a, epoch_order(&lengths, 42, 1, false, 8));
         assert_ne!(a, epoch_order(&lengths, 43, 0, false, 8));
+    }
+
+    #[test]
+    fn grouping_uses_hf_megabatch_sizes() {
+        // 500 examples, batch 8: HF's mega_batch_mult is min(500 / 32, 50) = 15, so megabatches
+        // of 120, each sorted longest first (the first element aside, which is the longest).
+        let lengths: Vec<usize> = (0..500).map(|i| 5 + (i * 7919) % 400).collect();
+        let order = epoch_order(&lengths, 3, 0, true, 8);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..500).collect::<Vec<_>>());
+        assert_eq!(lengths[order[0]], *lengths.iter().max().unwrap_or(&0));
+        for (k, chunk) in order.chunks(120).enumerate() {
+            let body = if k == 0 { &chunk[1..] } else { chunk };
+            assert!(
+                body.windows(2).all(|w| lengths[w[0]] >= lengths[w[1]]),
+                "megabatch {k} is not sorted"
+            );
+        }
+        // Not one sorted run of 400+: the second megabatch starts long again.
+        assert!(lengths[order[120]] > lengths[order[119]]);
     }
 
     #[test]
