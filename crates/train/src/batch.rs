@@ -236,8 +236,8 @@ pub fn derive_seed(seed: u64, stream: u64, counter: u64) -> u64 {
 }
 
 /// The example order of one epoch: a seeded permutation, optionally grouped by length like HF's
-/// `LengthGroupedSampler` (mega-batches of 50 batches sorted by decreasing length, the batch
-/// holding the longest example first). Depends only on `(seed, epoch)`, so a resumed run visits
+/// `LengthGroupedSampler` (mega-batches of `min(n / (4 * batch_size), 50)` batches, each sorted
+/// by decreasing length, the longest example first). Depends only on `(seed, epoch)`, so a resumed run visits
 /// the same order.
 pub fn epoch_order(
     lengths: &[usize],

@@ -121,10 +121,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 }
 
 fn load_model(args: &ModelArgs, device: &Device) -> Result<BertForSequenceClassification> {
+    // Seeds random weights, and the freshly initialised classifier of a checkpoint without one.
+    device.seed(args.seed);
     match (&args.model, &args.config) {
         (Some(dir), _) => {
-            // Seeds the freshly initialised classifier of a checkpoint that has none.
-            device.seed(args.seed);
             let (model, _report) = BertForSequenceClassification::from_pretrained(dir, device)
                 .with_context(|| format!("loading the model in {}", dir.display()))?;
             Ok(model)
@@ -132,7 +132,6 @@ fn load_model(args: &ModelArgs, device: &Device) -> Result<BertForSequenceClassi
         (None, Some(path)) => {
             let config = BertConfig::from_file(path)
                 .with_context(|| format!("reading the model config {}", path.display()))?;
-            device.seed(args.seed);
             Ok(BertForSequenceClassification::new(&config, device)?)
         }
         (None, None) => bail!("give --model DIR or --config FILE"),
@@ -238,16 +237,25 @@ fn inference(args: &ModelArgs) -> Result<Value> {
 }
 
 fn report(workload: &str, args: &ModelArgs, seconds: &[f64], extra: Value) -> Value {
+    let mut extra = extra;
+    if let Value::Object(map) = &mut extra {
+        map.insert("device".into(), json!(args.device));
+        map.insert("batch".into(), json!(args.batch));
+    }
+    timings(workload, args.seq, args.batch, seconds, extra)
+}
+
+/// The fields every workload reports: its timings, throughput (`items` per iteration), peak RSS
+/// and thread count, plus the workload's own `extra` fields.
+fn timings(workload: &str, seq: usize, items: usize, seconds: &[f64], extra: Value) -> Value {
     let total: f64 = seconds.iter().sum();
     let mut value = json!({
         "workload": workload,
         "impl": "bertfit",
-        "device": args.device,
-        "seq": args.seq,
-        "batch": args.batch,
+        "seq": seq,
         "iters": seconds.len(),
         "seconds": seconds,
-        "items_per_second": (args.batch * seconds.len()) as f64 / total,
+        "items_per_second": (items * seconds.len()) as f64 / total,
         "peak_rss_bytes": peak_rss_bytes(),
         "threads": threads(),
     });
@@ -287,19 +295,13 @@ fn tokenize(args: &TokenizeArgs) -> Result<Value> {
                 .sum();
         }
     }
-    let total: f64 = seconds.iter().sum();
-    Ok(json!({
-        "workload": "tokenize",
-        "impl": "bertfit",
-        "seq": args.seq,
-        "texts": texts.len(),
-        "iters": seconds.len(),
-        "seconds": seconds,
-        "items_per_second": (texts.len() * seconds.len()) as f64 / total,
-        "attended_tokens": tokens,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "threads": threads(),
-    }))
+    Ok(timings(
+        "tokenize",
+        args.seq,
+        texts.len(),
+        &seconds,
+        json!({"texts": texts.len(), "attended_tokens": tokens}),
+    ))
 }
 
 /// `VmHWM` of this process (Linux), in bytes.
