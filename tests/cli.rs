@@ -111,11 +111,20 @@ fn finetune_predict_evaluate_round_trip() {
         "--output-dir",
         out_s,
         "--no-progress",
+        "--seed",
+        "7",
+        "--shuffle-seed",
+        "42",
     ]);
     assert!(
         run.status.success(),
         "{}\n{}",
         text(&run.stdout),
+        text(&run.stderr)
+    );
+    assert!(
+        text(&run.stderr).contains("64 train / 32 eval rows after shuffle(seed=42)"),
+        "{}",
         text(&run.stderr)
     );
     let stdout = text(&run.stdout);
@@ -598,6 +607,28 @@ fn bench_workloads_print_consistent_json() {
     );
     // Weights, ids and dropout are seeded: a second run repeats the losses exactly.
     assert_eq!(run(&train_args)["loss"], train["loss"]);
+    // The phases are the step: forward + backward + optimizer add up to each iteration.
+    assert_eq!(train["optim"], "adamw_torch_fused");
+    let phase =
+        |name: &str| -> Vec<f64> { serde_json::from_value(train["phases"][name].clone()).unwrap() };
+    let (forward, backward, optimizer) = (phase("forward"), phase("backward"), phase("optimizer"));
+    for (i, total) in seconds.iter().enumerate() {
+        let sum = forward[i] + backward[i] + optimizer[i];
+        assert!(
+            (sum - total).abs() < 1e-6 * total.max(1.0),
+            "{sum} vs {total}"
+        );
+        assert!(forward[i] > 0.0 && backward[i] > 0.0 && optimizer[i] > 0.0);
+    }
+    // The op-by-op AdamW takes the same steps: the losses after them agree to rounding.
+    let mut plain_args = train_args.to_vec();
+    plain_args.extend(["--optim", "adamw-torch"]);
+    let plain = run(&plain_args);
+    assert_eq!(plain["optim"], "adamw_torch");
+    let plain_losses: Vec<f64> = serde_json::from_value(plain["loss"].clone()).unwrap();
+    for (a, b) in losses.iter().zip(&plain_losses) {
+        assert!((a - b).abs() < 1e-5, "{losses:?} vs {plain_losses:?}");
+    }
 
     let config = model.join("config.json");
     let infer_args = [

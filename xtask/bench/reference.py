@@ -4,7 +4,9 @@ Each workload mirrors `bertfit bench <workload>` (crates/cli/src/commands/bench.
 the same JSON object on stdout:
 
 - train-step: BertForSequenceClassification forward + backward + torch.optim.AdamW step
-  (weight decay 0.01, lr 2e-5) on a [batch, seq] batch of random ids, all attended, dropout on.
+  (weight decay 0.01 off biases and LayerNorm weights, lr 2e-5; fused, as `Trainer` runs it by
+  default, or `--optim adamw_torch` for the for-loop) on a [batch, seq] batch of random ids, all
+  attended, dropout on; the per-phase seconds (forward, backward, optimizer) beside the total.
 - inference: forward in eval mode under torch.inference_mode(), logits read back.
 - tokenize: datasets.load_dataset("parquet") + Dataset.map(batched=True) with the fast
   tokenizer (padding="max_length", truncation=True, max_length=seq), the path of the
@@ -82,22 +84,44 @@ def train_step(args):
     batch, labels = random_batch(args, model.config)
     batch = {k: v.to(args.device) for k, v in batch.items()}
     labels = labels.to(args.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+    # HF's parameter groups (no decay on biases and LayerNorm weights) and the implementation
+    # Trainer picks by default (`optim="adamw_torch_fused"`: torch's fused AdamW kernel, one
+    # pass per parameter); `--optim adamw_torch` is torch.optim.AdamW's default for-loop.
+    no_decay = [n for n, _ in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": 0.01},
+        {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=2e-5, fused=args.optim == "adamw_torch_fused")
     seconds, losses = [], []
+    # Per-iteration seconds of forward (loss read back), backward and optimizer step, as
+    # `bertfit bench train-step` reports them.
+    phases = {"forward": [], "backward": [], "optimizer": []}
+
+    def sync():
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
+
     for i in range(args.warmup + args.iters):
         started = time.perf_counter()
         torch.manual_seed(args.seed + i)
         loss = model(**batch, labels=labels).loss
         value = loss.item()
+        forward = time.perf_counter() - started
         loss.backward()
+        sync()
+        backward = time.perf_counter() - started
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
+        sync()
+        total = time.perf_counter() - started
         if i >= args.warmup:
-            seconds.append(time.perf_counter() - started)
+            seconds.append(total)
             losses.append(value)
-    return report("train_step", args, seconds, loss=losses)
+            phases["forward"].append(forward)
+            phases["backward"].append(backward - forward)
+            phases["optimizer"].append(total - backward)
+    return report("train_step", args, seconds, loss=losses, phases=phases, optim=args.optim)
 
 
 def inference(args):
@@ -166,6 +190,7 @@ def main():
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--optim", choices=["adamw_torch_fused", "adamw_torch"], default="adamw_torch_fused")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
 

@@ -52,6 +52,15 @@ pub struct BenchArgs {
     /// Sequence length of the recipe suite (the seed recipe pads to the model's maximum, 512).
     #[arg(long, default_value_t = 512)]
     recipe_max_length: usize,
+    /// Training seeds of the recipe suite, comma-separated: each padding runs once per seed (on
+    /// the same rows, `shuffle(seed=42)`), since a 500-example fine-tune's accuracy varies from
+    /// seed to seed.
+    #[arg(long, value_delimiter = ',', default_value = "42")]
+    recipe_seeds: Vec<u64>,
+    /// Skip transformers' own run of the recipe (`xtask/bench/recipe_reference.py`, about
+    /// half an hour on two cores).
+    #[arg(long)]
+    no_recipe_reference: bool,
     /// bertfit devices to measure, comma-separated: `cpu` (the pure-Rust flex backend, the
     /// default build) and `tch` (libtorch, the same kernels as PyTorch; builds bertfit with the
     /// `tch` feature against the cached torch 2.9.0, see `cargo xtask torch`).
@@ -208,10 +217,14 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
             .as_ref()
             .is_none_or(|o| "recipe".contains(o.as_str()))
     {
+        let recipe_python = (!args.no_recipe_reference).then_some(python.as_path());
         recipe = run_recipe(
             root,
             &bertfit,
             torch_env.as_ref(),
+            recipe_python,
+            &args.backends,
+            &args.recipe_seeds,
             &minilm,
             args.recipe_max_length,
             &env,
@@ -454,96 +467,164 @@ fn summary(runs: &[Value]) -> Value {
     })
 }
 
-/// The seed recipe on the shipped sample with both paddings.
+/// The seed recipe on the shipped sample with both paddings, with bertfit on each of
+/// `devices` and with transformers' `Trainer` (`xtask/bench/recipe_reference.py`).
+#[allow(clippy::too_many_arguments)]
 fn run_recipe(
     root: &Path,
     bertfit: &Path,
     torch: Option<&torch::TorchEnv>,
+    python: Option<&Path>,
+    devices: &[String],
+    seeds: &[u64],
     minilm: &Path,
     max_length: usize,
     env: &ThreadEnv,
     out: &Path,
 ) -> Result<Vec<Value>> {
-    let mut results = Vec::new();
-    for (name, padding, group) in [
+    let paddings = [
         ("max_length", "max-length", false),
         ("longest + group_by_length", "longest", true),
-    ] {
-        eprintln!("==> recipe: padding {name}, max length {max_length}");
-        let dir = out.join(format!("recipe-{padding}"));
-        let mut command = Command::new(bertfit);
-        command
-            .current_dir(root)
-            .arg("finetune")
-            .arg("--model")
-            .arg(minilm);
-        command.args([
-            "--dataset",
-            "data/reviews-sample",
-            "--train-size",
-            "500",
-            "--eval-size",
-            "500",
-            "--seed",
-            "42",
-            "--num-train-epochs",
-            "2",
-            "--eval-strategy",
-            "epoch",
-            "--save-strategy",
-            "no",
-            "--max-length",
-            &max_length.to_string(),
-            "--padding",
-            padding,
-            "--no-progress",
-            "--overwrite-output-dir",
-            "--output-dir",
-        ]);
-        command.arg(&dir);
-        if group {
-            command.arg("--group-by-length");
+    ];
+    let mut results = Vec::new();
+    for device in devices {
+        let label = if device == "cpu" {
+            "bertfit-flex".to_string()
+        } else {
+            format!("bertfit-{device}")
+        };
+        for (seed, (name, padding, group)) in seeds
+            .iter()
+            .flat_map(|seed| paddings.iter().map(move |p| (*seed, *p)))
+        {
+            eprintln!("==> recipe: {label}, padding {name}, max length {max_length}, seed {seed}");
+            let dir = out.join(format!("recipe-{device}-{padding}-{seed}"));
+            let mut command = Command::new(bertfit);
+            command
+                .current_dir(root)
+                .arg("finetune")
+                .arg("--model")
+                .arg(minilm);
+            command.args([
+                "--dataset",
+                "data/reviews-sample",
+                "--train-size",
+                "500",
+                "--eval-size",
+                "500",
+                "--shuffle-seed",
+                "42",
+                "--seed",
+                &seed.to_string(),
+                "--num-train-epochs",
+                "2",
+                "--eval-strategy",
+                "epoch",
+                "--save-strategy",
+                "no",
+                "--max-length",
+                &max_length.to_string(),
+                "--padding",
+                padding,
+                "--device",
+                device,
+                "--no-progress",
+                "--overwrite-output-dir",
+                "--output-dir",
+            ]);
+            command.arg(&dir);
+            if group {
+                command.arg("--group-by-length");
+            }
+            if let Some(torch) = torch {
+                torch.apply(&mut command);
+            }
+            env.apply(&mut command);
+            let started = Instant::now();
+            let status = command
+                .stdout(Stdio::null())
+                .status()
+                .context("running bertfit finetune")?;
+            let wall = started.elapsed().as_secs_f64();
+            if !status.success() {
+                bail!("bertfit finetune ({label}, {name}) failed ({status})");
+            }
+            let train: Value = read_json(&dir.join("train_results.json"))?;
+            let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))
+                .with_context(|| format!("reading {}/metrics.jsonl", dir.display()))?;
+            let accuracies: Vec<Value> = metrics
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v.get("eval_accuracy").is_some())
+                .map(|v| json!({"epoch": v["epoch"], "accuracy": v["eval_accuracy"], "loss": v["eval_loss"]}))
+                .collect();
+            eprintln!(
+                "    wall {wall:.1} s, train_runtime {} s, accuracies {}",
+                train["train_runtime"],
+                Value::Array(accuracies.clone())
+            );
+            results.push(json!({
+                "impl": label,
+                "padding": name,
+                "seed": seed,
+                "max_length": max_length,
+                "wall_seconds": wall,
+                "train_runtime": train["train_runtime"],
+                "train_samples_per_second": train["train_samples_per_second"],
+                "evaluations": accuracies,
+            }));
         }
-        if let Some(torch) = torch {
-            torch.apply(&mut command);
-        }
-        env.apply(&mut command);
-        let started = Instant::now();
-        let status = command
-            .stdout(Stdio::null())
-            .status()
-            .context("running bertfit finetune")?;
-        let wall = started.elapsed().as_secs_f64();
-        if !status.success() {
-            bail!("bertfit finetune ({name}) failed ({status})");
-        }
-        let train: Value = read_json(&dir.join("train_results.json"))?;
-        let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))
-            .with_context(|| format!("reading {}/metrics.jsonl", dir.display()))?;
-        let accuracies: Vec<Value> = metrics
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get("eval_accuracy").is_some())
-            .map(|v| json!({"epoch": v["epoch"], "accuracy": v["eval_accuracy"], "f1": v["eval_f1"]}))
-            .collect();
-        eprintln!(
-            "    wall {wall:.1} s, train_runtime {} s, accuracies {}",
-            train["train_runtime"],
-            Value::Array(accuracies.clone())
-        );
-        results.push(json!({
-            "padding": name,
-            "max_length": max_length,
-            "wall_seconds": wall,
-            "train_runtime": train["train_runtime"],
-            "train_samples_per_second": train["train_samples_per_second"],
-            "evaluations": accuracies,
-        }));
     }
-    if let [a, b] = results.as_slice() {
-        let speedup = a["wall_seconds"].as_f64().unwrap_or(f64::NAN)
-            / b["wall_seconds"].as_f64().unwrap_or(f64::NAN);
-        eprintln!("    longest + grouping is {speedup:.2}x faster end to end");
+    if let Some(python) = python {
+        for (seed, (name, padding, group)) in seeds
+            .iter()
+            .flat_map(|seed| paddings.iter().map(move |p| (*seed, *p)))
+        {
+            eprintln!(
+                "==> recipe: transformers Trainer, padding {name}, max length {max_length}, seed {seed}"
+            );
+            let mut command = Command::new(python);
+            command
+                .current_dir(root)
+                .arg("xtask/bench/recipe_reference.py")
+                .arg("--model")
+                .arg(minilm)
+                .args([
+                    "--padding",
+                    padding.replace('-', "_").as_str(),
+                    "--max-length",
+                    &max_length.to_string(),
+                    "--threads",
+                    &env.0.to_string(),
+                    "--seed",
+                    &seed.to_string(),
+                    "--shuffle-seed",
+                    "42",
+                ])
+                .arg("--out")
+                .arg(out.join(format!("recipe-transformers-{padding}-{seed}")));
+            if group {
+                command.arg("--group-by-length");
+            }
+            env.apply(&mut command);
+            let result = measure(command, &format!("recipe_reference.py ({name})"))?;
+            eprintln!(
+                "    wall {:.1} s, train_runtime {} s, accuracies {}",
+                result["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+                result["train_runtime"],
+                result["evaluations"]
+            );
+            results.push(json!({
+                "impl": "transformers",
+                "padding": name,
+                "seed": seed,
+                "max_length": max_length,
+                "wall_seconds": result["wall_seconds"],
+                "train_runtime": result["train_runtime"],
+                "train_samples_per_second": result["train_samples_per_second"],
+                "evaluations": result["evaluations"],
+            }));
+        }
     }
     Ok(results)
 }
@@ -720,7 +801,7 @@ fn markdown(report: &Value) -> String {
     }
     let recipe = report["recipe"].as_array().cloned().unwrap_or_default();
     if !recipe.is_empty() {
-        s.push_str("\nSeed recipe on data/reviews-sample (all-MiniLM-L6-v2, 500/500, 2 epochs, batch 8):\n\n| padding | max length | wall s | train s | samples/s | accuracy epoch 1 / 2 |\n|---|---|---|---|---|---|\n");
+        s.push_str("\nSeed recipe on data/reviews-sample (all-MiniLM-L6-v2, 500/500 rows of shuffle(seed=42), 2 epochs, batch 8, lr 5e-5):\n\n| implementation | padding | max length | seed | wall s | train s | samples/s | accuracy epoch 1 / 2 |\n|---|---|---|---|---|---|---|---|\n");
         for r in &recipe {
             let acc: Vec<String> = r["evaluations"]
                 .as_array()
@@ -729,21 +810,60 @@ fn markdown(report: &Value) -> String {
                 .map(|e| format!("{:.3}", e["accuracy"].as_f64().unwrap_or(f64::NAN)))
                 .collect();
             s.push_str(&format!(
-                "| {} | {} | {:.1} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {:.1} | {} | {} | {} |\n",
+                r["impl"].as_str().unwrap_or("?"),
                 r["padding"].as_str().unwrap_or("?"),
                 r["max_length"],
+                r["seed"],
                 r["wall_seconds"].as_f64().unwrap_or(f64::NAN),
                 r["train_runtime"],
                 r["train_samples_per_second"],
                 acc.join(" / ")
             ));
         }
-        if let [a, b] = recipe.as_slice() {
-            s.push_str(&format!(
-                "\nlongest + group_by_length: {:.2}x faster end to end\n",
-                a["wall_seconds"].as_f64().unwrap_or(f64::NAN)
-                    / b["wall_seconds"].as_f64().unwrap_or(f64::NAN)
-            ));
+        s.push('\n');
+        // Means over seeds: wall time and final accuracy per implementation and padding.
+        let mean = |implementation: &str, padding: &str, field: &dyn Fn(&Value) -> Option<f64>| {
+            let values: Vec<f64> = recipe
+                .iter()
+                .filter(|r| r["impl"] == implementation && r["padding"] == padding)
+                .filter_map(field)
+                .collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
+        let wall = |r: &Value| r["wall_seconds"].as_f64();
+        let accuracy = |r: &Value| {
+            r["evaluations"]
+                .as_array()
+                .and_then(|e| e.last())
+                .and_then(|e| e["accuracy"].as_f64())
+        };
+        let mut implementations: Vec<&str> =
+            recipe.iter().filter_map(|r| r["impl"].as_str()).collect();
+        implementations.dedup();
+        let paddings = ["max_length", "longest + group_by_length"];
+        for implementation in &implementations {
+            let [a, b] = paddings.map(|p| mean(implementation, p, &wall));
+            let [x, y] = paddings.map(|p| mean(implementation, p, &accuracy));
+            if let (Some(a), Some(b), Some(x), Some(y)) = (a, b, x, y) {
+                s.push_str(&format!(
+                    "- {implementation}: longest + group_by_length is {:.2}x faster than max_length end to end (mean wall {a:.0} s vs {b:.0} s); final accuracy {x:.3} vs {y:.3} (mean over seeds)\n",
+                    a / b
+                ));
+            }
+        }
+        for implementation in implementations.iter().filter(|i| **i != "transformers") {
+            for padding in paddings {
+                if let (Some(ours), Some(theirs)) = (
+                    mean(implementation, padding, &wall),
+                    mean("transformers", padding, &wall),
+                ) {
+                    s.push_str(&format!(
+                        "- {implementation} vs transformers, {padding}: {:.2}x faster\n",
+                        theirs / ours
+                    ));
+                }
+            }
         }
     }
     s

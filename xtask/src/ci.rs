@@ -7,9 +7,10 @@
 //! 3. `fixtures` — the pretrained checkpoint, as `cargo xtask fixtures` ([`fixtures::ensure_minilm`])
 //! 4. `test` — `cargo test --workspace` with `BERTFIT_MINILM_DIR` set to that checkpoint and
 //!    `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never be skipped here.
-//! 5. `backends` — `tests/backends.rs` again with `--features tch,wgpu`: libtorch (PyPI torch
-//!    2.9.0 in the cache, [`torch::ensure_torch`]) and wgpu (Vulkan; Mesa's lavapipe, which
-//!    `.ci/run` installs) must match `transformers` and flex within 1e-4.
+//! 5. `backends` — with `--features tch,wgpu`: clippy of `bertfit-cli`, its unit tests (the
+//!    libtorch AdamW kernel) and `tests/backends.rs`: libtorch (PyPI torch 2.9.0 in the cache,
+//!    [`torch::ensure_torch`]) and wgpu (Vulkan; Mesa's lavapipe, which `.ci/run` installs) must
+//!    match `transformers` and flex within 1e-4.
 //!
 //! Each step is announced with a header and reports its own time; a table of all step times and the
 //! total wall time closes the run, whether it passed or not.
@@ -71,12 +72,29 @@ pub fn run(args: &CiArgs) -> Result<()> {
     if !args.skip_backends {
         report.step("backends", || {
             let torch = torch::ensure_torch()?;
+            // The backend-specific code (`--device` parsing, libtorch's fused AdamW kernel,
+            // the one `unsafe` block) only compiles with the features: lint it here too.
+            let mut clippy = cargo(&[
+                "clippy",
+                "-p",
+                "bertfit-cli",
+                "--features",
+                "tch,wgpu",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]);
+            torch.apply(&mut clippy);
+            run_command(clippy)?;
             let mut test = cargo(&[
                 "test",
                 "-p",
                 "bertfit-cli",
                 "--features",
                 "tch,wgpu",
+                "--bin",
+                "bertfit",
                 "--test",
                 "backends",
                 "--",

@@ -8,6 +8,9 @@
 //! | `wgpu`, `vulkan` | burn's wgpu backend on the default adapter | `wgpu` |
 
 use anyhow::{Result, bail};
+use std::sync::Arc;
+
+use bertfit_train::{FusedAdamW, OptimizerKind};
 use burn::tensor::Device;
 
 /// Backends this build can run on, for help texts and errors.
@@ -34,6 +37,36 @@ fn cuda_index(name: &str) -> Result<Option<usize>> {
         },
         None => Ok(None),
     }
+}
+
+/// The AdamW implementation that suits `--device name`: the fused host pass where the weights
+/// live in host memory (flex, libtorch on the CPU), tensor operations on a GPU (CUDA, wgpu),
+/// where moving every weight to the host and back each step would cost more than it saves.
+pub fn default_optimizer(name: &str) -> OptimizerKind {
+    match name {
+        "cpu" | "flex" | "tch" | "libtorch" | "tch-cpu" => OptimizerKind::AdamwTorchFused,
+        _ => OptimizerKind::AdamwTorch,
+    }
+}
+
+/// The backend's own fused AdamW kernel for `--device name`, where it has one: libtorch's CPU
+/// device (the host pass would copy every tensor out of libtorch and back). Flex needs none (its
+/// buffers reach the host pass without a copy); GPU devices train with `adamw_torch`.
+pub fn fused_adamw(name: &str) -> Option<Arc<dyn FusedAdamW>> {
+    match name {
+        "tch" | "libtorch" | "tch-cpu" => libtorch_fused_adamw(),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "tch")]
+fn libtorch_fused_adamw() -> Option<Arc<dyn FusedAdamW>> {
+    Some(Arc::new(crate::tch_adamw::LibTorchFusedAdamW))
+}
+
+#[cfg(not(feature = "tch"))]
+fn libtorch_fused_adamw() -> Option<Arc<dyn FusedAdamW>> {
+    None
 }
 
 /// Parses `--device`; a backend this build lacks is refused with the feature that adds it.
@@ -101,6 +134,10 @@ mod tests {
         assert_eq!(cuda_index("cuda").unwrap(), Some(0));
         assert_eq!(cuda_index("cuda:3").unwrap(), Some(3));
         assert!(cuda_index("cuda:x").is_err());
+        assert_eq!(default_optimizer("cpu"), OptimizerKind::AdamwTorchFused);
+        assert_eq!(default_optimizer("tch"), OptimizerKind::AdamwTorchFused);
+        assert_eq!(default_optimizer("cuda:1"), OptimizerKind::AdamwTorch);
+        assert_eq!(default_optimizer("wgpu"), OptimizerKind::AdamwTorch);
         let err = parse("gpu").unwrap_err().to_string();
         assert!(err.contains("unknown --device"), "{err}");
         if !cfg!(feature = "tch") {

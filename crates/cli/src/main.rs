@@ -6,6 +6,8 @@ mod commands;
 mod device;
 mod hub_model;
 mod hub_upload;
+#[cfg(feature = "tch")]
+mod tch_adamw;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};

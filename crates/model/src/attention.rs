@@ -50,16 +50,64 @@ impl BertSelfAttention {
     ///   `None` when every token is attended
     /// - output: `[batch, seq_len, hidden_size]`
     pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
-        let [batch, seq_len, hidden_size] = hidden.dims();
-        let heads = |linear: &Linear| {
+        self.attend(None, hidden, mask)
+    }
+
+    /// Attends the positions of `queries` to every unmasked position of `hidden`: the rows of
+    /// [`forward`](Self::forward)'s output for those positions, without computing the others
+    /// (keys and values still come from every position).
+    /// [`BertEncoder::forward_first_token`](crate::BertEncoder::forward_first_token) uses it to
+    /// run the last layer for `[CLS]` alone.
+    ///
+    /// # Shapes
+    /// - `queries`: `[batch, n_queries, hidden_size]`, hidden states of the positions to compute
+    /// - `hidden`: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    /// - output: `[batch, n_queries, hidden_size]`
+    pub fn forward_queries(
+        &self,
+        queries: Tensor<3>,
+        hidden: Tensor<3>,
+        mask: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        self.attend(Some(queries), hidden, mask)
+    }
+
+    /// Query heads of `queries` (every position of `hidden` when `None`), key and value heads
+    /// of `hidden`, `[batch, heads, len, head_dim]` each.
+    fn project(
+        &self,
+        queries: Option<Tensor<3>>,
+        hidden: Tensor<3>,
+    ) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let batch = hidden.dims()[0];
+        let heads = |linear: &Linear, x: Tensor<3>| {
+            let len = x.dims()[1];
             linear
-                .forward(hidden.clone())
-                .reshape([batch, seq_len, self.num_heads, self.head_dim])
+                .forward(x)
+                .reshape([batch, len, self.num_heads, self.head_dim])
                 .swap_dims(1, 2)
         };
-        let (query, key, value) = (heads(&self.query), heads(&self.key), heads(&self.value));
+        let query = heads(&self.query, queries.unwrap_or_else(|| hidden.clone()));
+        (
+            query,
+            heads(&self.key, hidden.clone()),
+            heads(&self.value, hidden),
+        )
+    }
 
-        let context = if hidden.device().is_autodiff() {
+    fn attend(
+        &self,
+        queries: Option<Tensor<3>>,
+        hidden: Tensor<3>,
+        mask: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let [batch, seq_len, hidden_size] = hidden.dims();
+        let device = hidden.device();
+        let (query, key, value) = self.project(queries, hidden);
+        let n_queries = query.dims()[2];
+
+        let context = if device.is_autodiff() {
             // Training (or a model on an autodiff device): the eager formulation, whose
             // attention-probability dropout and backward burn's fused op does not provide.
             let mut scores = query.matmul(key.transpose()) / (self.head_dim as f64).sqrt();
@@ -77,7 +125,7 @@ impl BertSelfAttention {
                 key,
                 value,
                 None,
-                mask.map(|mask| mask.expand([batch, 1, seq_len, seq_len])),
+                mask.map(|mask| mask.expand([batch, 1, n_queries, seq_len])),
                 AttentionModuleOptions {
                     scale: Some(1.0 / (self.head_dim as f64).sqrt()),
                     softcap: None,
@@ -87,7 +135,7 @@ impl BertSelfAttention {
         };
         context
             .swap_dims(1, 2)
-            .reshape([batch, seq_len, hidden_size])
+            .reshape([batch, n_queries, hidden_size])
     }
 }
 
@@ -146,7 +194,26 @@ impl BertAttention {
     /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
     /// - output: `[batch, seq_len, hidden_size]`
     pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
-        let attended = self.self_attention.forward(hidden.clone(), mask);
-        self.output.forward(attended, hidden)
+        self.forward_queries(hidden.clone(), hidden, mask)
+    }
+
+    /// [`forward`](Self::forward)'s output at the positions of `queries` alone (see
+    /// [`BertSelfAttention::forward_queries`]).
+    ///
+    /// # Shapes
+    /// - `queries`: `[batch, n_queries, hidden_size]`
+    /// - `hidden`: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    /// - output: `[batch, n_queries, hidden_size]`
+    pub fn forward_queries(
+        &self,
+        queries: Tensor<3>,
+        hidden: Tensor<3>,
+        mask: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let attended = self
+            .self_attention
+            .forward_queries(queries.clone(), hidden, mask);
+        self.output.forward(attended, queries)
     }
 }

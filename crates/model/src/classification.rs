@@ -76,7 +76,8 @@ impl BertForSequenceClassification {
         input: BertInput,
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
-        let output = self.bert.forward(input);
+        // The head reads the pooler alone: the last layer runs for [CLS] only.
+        let output = self.bert.forward_pooled(input);
         let logits = self
             .classifier
             .forward(self.dropout.forward(output.pooler_output.clone()));
@@ -229,6 +230,98 @@ mod tests {
             for i in 0..2 {
                 assert!((u[i] - p[i]).abs() < 1e-5, "{u:?} vs {p:?}");
                 assert_eq!(u[i], b[i]);
+            }
+        }
+    }
+
+    /// Every float parameter's gradient, in visiting order.
+    struct GradientValues<'a> {
+        grads: &'a burn::optim::GradientsParams,
+        values: Vec<Vec<f32>>,
+    }
+
+    impl burn::module::ModuleVisitor for GradientValues<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let values = self
+                .grads
+                .get::<D>(param.id)
+                .map(|g| values(&g))
+                .unwrap_or_default();
+            self.values.push(values);
+        }
+    }
+
+    #[test]
+    fn the_first_token_path_equals_the_full_encoder() {
+        // Three rows, two of them padded; dropout off so that the training path is
+        // deterministic. `with_hidden_states(true)` takes the full encoder (every position of
+        // every layer), the default the [CLS]-only last layer.
+        let config = BertConfig {
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            num_hidden_layers: 3,
+            ..tiny_config()
+        };
+        let ids = [2, 5, 9, 3, 0, 0, 2, 7, 7, 8, 9, 3, 2, 4, 3, 0, 0, 0];
+        let mask = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            // Built on flex and moved, as the trainer does, so that the weights are leaves.
+            Device::flex().seed(11);
+            let model = BertForSequenceClassification::new(&config, &Device::flex())
+                .unwrap()
+                .to_device(&device)
+                .train();
+            let batch =
+                BertInput::from_slices(&ids, Some(&mask), None, [3, 6], &config, &device).unwrap();
+            let labels = model.labels(&[1, 0, 1], &device).unwrap();
+            // burn frees the graph on backward: each path runs its forward, then its backward.
+            let run = |input: BertInput| {
+                let output = model.forward(input, Some(labels.clone()));
+                let grads = device.is_autodiff().then(|| {
+                    let loss = output.loss.clone().unwrap();
+                    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+                    let mut visitor = GradientValues {
+                        grads: &grads,
+                        values: Vec::new(),
+                    };
+                    model.visit(&mut visitor);
+                    visitor.values
+                });
+                (output, grads)
+            };
+            let (fast, fast_grads) = run(batch.clone());
+            let (full, full_grads) = run(batch.with_hidden_states(true));
+            assert!(fast.hidden_states.is_none());
+            let (a, b) = (values(&fast.logits), values(&full.logits));
+            assert_eq!(a.len(), 6);
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-6, "logits {a:?} vs {b:?}");
+            }
+            // The pooler saw the last layer's [CLS] row of the full encoder.
+            let pooled = values(&fast.pooler_output);
+            let pooled_full = values(&full.pooler_output);
+            assert!(
+                pooled
+                    .iter()
+                    .zip(&pooled_full)
+                    .all(|(x, y)| (x - y).abs() < 1e-6)
+            );
+            if let (Some(fast), Some(full)) = (fast_grads, full_grads) {
+                assert_eq!(fast.len(), full.len());
+                // Every parameter gets a gradient on both paths, the last layer's query
+                // projection and feed-forward block included.
+                assert!(fast.iter().all(|g| !g.is_empty()));
+                let worst = fast
+                    .iter()
+                    .flatten()
+                    .zip(full.iter().flatten())
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                let largest = full.iter().flatten().fold(0.0f32, |m, g| m.max(g.abs()));
+                assert!(largest > 1e-3, "gradients too small to compare: {largest}");
+                assert!(worst < 1e-6, "gradients differ by up to {worst}");
+            } else {
+                assert!(!device.is_autodiff());
             }
         }
     }

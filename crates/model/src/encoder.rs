@@ -111,7 +111,25 @@ impl BertLayer {
     /// - `hidden`, output: `[batch, seq_len, hidden_size]`
     /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
     pub fn forward(&self, hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
-        let attended = self.attention.forward(hidden, mask);
+        self.forward_queries(hidden.clone(), hidden, mask)
+    }
+
+    /// [`forward`](Self::forward)'s output at the positions of `queries` alone: attention reads
+    /// keys and values from every position of `hidden`, but the query projection, the attention
+    /// output block and the feed-forward block run on `queries`' rows only.
+    ///
+    /// # Shapes
+    /// - `queries`: `[batch, n_queries, hidden_size]`, rows of `hidden`
+    /// - `hidden`: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    /// - output: `[batch, n_queries, hidden_size]`
+    pub fn forward_queries(
+        &self,
+        queries: Tensor<3>,
+        hidden: Tensor<3>,
+        mask: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let attended = self.attention.forward_queries(queries, hidden, mask);
         let intermediate = self.intermediate.forward(attended.clone());
         self.output.forward(intermediate, attended)
     }
@@ -152,5 +170,28 @@ impl BertEncoder {
             }
         }
         hidden
+    }
+
+    /// The last layer's output at the first position (`[CLS]`) alone, which is all that
+    /// [`BertPooler`](crate::BertPooler) and the classification head read: every layer but the
+    /// last runs on all positions (the last one attends to them), the last computes one row.
+    /// Equal to `forward(hidden, mask, None)`'s first row up to float rounding, at a fraction
+    /// of the last layer's cost (about 1/L of the encoder's work is skipped for L layers).
+    ///
+    /// # Shapes
+    /// - `hidden`: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    /// - output: `[batch, 1, hidden_size]`
+    pub fn forward_first_token(&self, mut hidden: Tensor<3>, mask: Option<Tensor<4>>) -> Tensor<3> {
+        let Some((last, rest)) = self.layer.split_last() else {
+            let batch = hidden.dims()[0];
+            return hidden.slice([0..batch, 0..1]);
+        };
+        for layer in rest {
+            hidden = layer.forward(hidden, mask.clone());
+        }
+        let batch = hidden.dims()[0];
+        let first = hidden.clone().slice([0..batch, 0..1]);
+        last.forward_queries(first, hidden, mask)
     }
 }

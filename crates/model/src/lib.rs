@@ -46,4 +46,4 @@ pub use config::{BertConfig, HiddenAct};
 pub use embeddings::BertEmbeddings;
 pub use encoder::{BertEncoder, BertIntermediate, BertLayer, BertOutput};
 pub use error::{ModelError, Result};
-pub use model::{BertInput, BertModel, BertModelOutput, BertPooler};
+pub use model::{BertInput, BertModel, BertModelOutput, BertPooledOutput, BertPooler};

@@ -188,6 +188,15 @@ pub struct BertModelOutput {
     pub hidden_states: Option<Vec<Tensor<3>>>,
 }
 
+/// What [`BertModel::forward_pooled`] returns.
+#[derive(Debug, Clone)]
+pub struct BertPooledOutput {
+    /// [`BertPooler`] output, `[batch, hidden_size]`.
+    pub pooler_output: Tensor<2>,
+    /// Every layer's hidden states, when [`BertInput::output_hidden_states`] was set.
+    pub hidden_states: Option<Vec<Tensor<3>>>,
+}
+
 /// The BERT encoder with its pooler (HF `BertModel`, the `bert.*` weights).
 #[derive(Module, Debug)]
 pub struct BertModel {
@@ -229,6 +238,34 @@ impl BertModel {
             pooler_output: self.pooler.forward(last_hidden_state.clone()),
             last_hidden_state,
             hidden_states: states,
+        }
+    }
+
+    /// The pooler output (and, when asked for, every layer's hidden states) without the last
+    /// layer's other positions: what a head over the pooler needs. Unless
+    /// [`BertInput::output_hidden_states`] is set, the last layer runs for `[CLS]` alone
+    /// ([`BertEncoder::forward_first_token`]); the result equals
+    /// [`forward`](Self::forward)'s `pooler_output` up to float rounding.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, seq_len]` tensors
+    /// - output: `pooler_output` `[batch, hidden_size]`; `hidden_states` as in [`forward`](Self::forward)
+    pub fn forward_pooled(&self, input: BertInput) -> BertPooledOutput {
+        if input.output_hidden_states {
+            let output = self.forward(input);
+            return BertPooledOutput {
+                pooler_output: output.pooler_output,
+                hidden_states: output.hidden_states,
+            };
+        }
+        let mask = input.attention_bias();
+        let embedded = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids);
+        let first = self.encoder.forward_first_token(embedded, mask);
+        BertPooledOutput {
+            pooler_output: self.pooler.forward(first),
+            hidden_states: None,
         }
     }
 }

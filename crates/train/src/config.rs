@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
+use crate::optim::OptimizerKind;
 
 /// When to evaluate, save or log (HF's `IntervalStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -50,6 +51,10 @@ pub struct TrainingConfig {
     pub adam_epsilon: f64,
     /// Clip the global gradient norm to this (0 disables).
     pub max_grad_norm: f64,
+    /// How AdamW runs (HF's `optim`): `adamw_torch_fused`, one pass over each parameter on the
+    /// host (the default, for CPU devices), or `adamw_torch`, tensor operations on the device
+    /// (for GPUs).
+    pub optim: OptimizerKind,
     /// Epochs to train (fractional values train part of the last epoch).
     pub num_train_epochs: f64,
     /// When > 0, the number of optimizer steps to take, overriding `num_train_epochs`.
@@ -112,6 +117,7 @@ impl Default for TrainingConfig {
             adam_beta2: 0.999,
             adam_epsilon: 1e-8,
             max_grad_norm: 1.0,
+            optim: OptimizerKind::default(),
             num_train_epochs: 3.0,
             max_steps: -1,
             warmup_steps: 0,

@@ -44,6 +44,7 @@ mod config;
 mod error;
 mod log;
 pub mod metrics;
+pub mod optim;
 mod schedule;
 mod trainer;
 
@@ -52,9 +53,10 @@ pub use clip::clip_global_norm;
 pub use config::{BatchPadding, IntervalStrategy, TrainingConfig};
 pub use error::{Result, TrainError};
 pub use metrics::{ClassificationReport, RocCurve};
+pub use optim::{AdamWStep, FusedAdamW, FusedTensors, HfAdamW, OptimizerKind};
 pub use schedule::LinearSchedule;
 pub use trainer::{
-    Evaluation, Resume, TrainOutput, Trainer, TrainerState, files, list_checkpoints,
+    Evaluation, Resume, TrainOutput, Trainer, TrainerState, adamw, files, list_checkpoints,
 };
 
 /// The crates this one builds on, re-exported for convenience.

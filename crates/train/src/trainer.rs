@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bertfit_model::BertForSequenceClassification;
 use burn::module::ParamGroup;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,9 @@ use crate::config::{IntervalStrategy, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::log::{MetricsLog, Progress};
 use crate::metrics::ClassificationReport;
+use crate::optim::{FusedAdamW, HfAdamW};
 use crate::schedule::LinearSchedule;
+use std::sync::Arc;
 
 /// File names inside a checkpoint directory.
 pub mod files {
@@ -180,6 +182,8 @@ pub struct Trainer {
     device: Device,
     /// Test hook: stop (as if killed) after this optimizer step's checkpoint.
     stop_after_step: Option<usize>,
+    /// A backend's own fused AdamW kernel (see [`Trainer::with_fused_adamw`]).
+    fused_adamw: Option<Arc<dyn FusedAdamW>>,
 }
 
 /// Layout of a run: how many micro-batches, windows and steps.
@@ -203,12 +207,20 @@ impl Trainer {
             config,
             device,
             stop_after_step: None,
+            fused_adamw: None,
         })
     }
 
     /// The run's configuration.
     pub fn config(&self) -> &TrainingConfig {
         &self.config
+    }
+
+    /// Uses `kernel` for the fused AdamW update (`optim = adamw_torch_fused`) where it handles
+    /// the device's tensors; the host pass covers the rest.
+    pub fn with_fused_adamw(mut self, kernel: Arc<dyn FusedAdamW>) -> Self {
+        self.fused_adamw = Some(kernel);
+        self
     }
 
     /// Stops training right after step `step` (and its checkpoint, if one is due), as an
@@ -621,25 +633,7 @@ impl Trainer {
     /// AdamW with HF's parameter groups: weight decay on rank-2 parameters, none on rank-1
     /// parameters (biases and LayerNorm weights).
     fn optimizer(&self, model: &BertForSequenceClassification) -> ModuleOptimizer {
-        let c = &self.config;
-        let adam = |weight_decay: f64| {
-            AdamWConfig::new()
-                .with_beta_1(c.adam_beta1 as f32)
-                .with_beta_2(c.adam_beta2 as f32)
-                .with_epsilon(c.adam_epsilon as f32)
-                .with_weight_decay(weight_decay as f32)
-                .build()
-        };
-        let no_decay: Vec<ParamId> = float_params(model)
-            .into_iter()
-            .filter(|&(_, rank)| rank == 1)
-            .map(|(id, _)| id)
-            .collect();
-        ModuleOptimizer::from(adam(c.weight_decay)).with_group(
-            ParamGroup::from_ids(no_decay),
-            adam(0.0),
-            None,
-        )
+        adamw(&self.config, model, self.fused_adamw.clone())
     }
 
     fn resolve_resume(&self, resume: &Resume) -> Result<Option<PathBuf>> {
@@ -794,6 +788,37 @@ impl<I: Iterator<Item = u64>> ModuleMapper for ReassignIds<I> {
         let tensor = param.val().to_device(&self.device);
         Param::initialized(ParamId::from(id), tensor.detach().require_grad())
     }
+}
+
+/// The optimizer [`Trainer`] steps `model` with: [`HfAdamW`] as `config` sets it (β, ε,
+/// `optim`), with HF's parameter groups: `weight_decay` on rank-2 parameters (weights and
+/// embeddings), none on rank-1 parameters (biases and LayerNorm weights).
+///
+/// `kernel` is a backend's own fused update (see [`FusedAdamW`]), tried first when
+/// `config.optim` is [`OptimizerKind::AdamwTorchFused`](crate::OptimizerKind::AdamwTorchFused).
+pub fn adamw(
+    config: &TrainingConfig,
+    model: &BertForSequenceClassification,
+    kernel: Option<Arc<dyn FusedAdamW>>,
+) -> ModuleOptimizer {
+    let adam = |weight_decay: f64| HfAdamW {
+        beta_1: config.adam_beta1,
+        beta_2: config.adam_beta2,
+        epsilon: config.adam_epsilon,
+        weight_decay,
+        kind: config.optim,
+        kernel: kernel.clone(),
+    };
+    let no_decay: Vec<ParamId> = float_params(model)
+        .into_iter()
+        .filter(|&(_, rank)| rank == 1)
+        .map(|(id, _)| id)
+        .collect();
+    ModuleOptimizer::from(adam(config.weight_decay)).with_group(
+        ParamGroup::from_ids(no_decay),
+        adam(0.0),
+        None,
+    )
 }
 
 /// `checkpoint-N` directories of `dir`, sorted by N.

@@ -19,9 +19,9 @@ use anyhow::{Context, Result, bail};
 use bertfit_data::{Source, TextDataset};
 use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
-use bertfit_train::SplitMix64;
+use bertfit_train::{SplitMix64, TrainingConfig};
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde_json::{Value, json};
 
@@ -81,6 +81,9 @@ struct ModelArgs {
     /// Device (cpu, tch, cuda[:N], wgpu; see `bertfit finetune --help`).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// AdamW implementation of `train-step` [default: the device's, as `bertfit finetune`].
+    #[arg(long, value_enum)]
+    optim: Option<crate::commands::finetune::OptimArg>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,9 +179,28 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
     let mut model = model.to_device(&ad_device).train();
     let (input, labels) = random_batch(args, &model.config, &ad_device)?;
     let labels = model.labels(&labels, &ad_device)?;
-    let mut optimizer = ModuleOptimizer::from(AdamWConfig::new().with_weight_decay(0.01).build());
+    // The optimizer `bertfit finetune` trains with (HF's parameter groups, weight decay 0.01
+    // off biases and LayerNorm weights), fused on CPU devices.
+    let config = TrainingConfig {
+        weight_decay: 0.01,
+        optim: args.optim.map_or_else(
+            || crate::device::default_optimizer(&args.device),
+            Into::into,
+        ),
+        ..TrainingConfig::default()
+    };
+    let mut optimizer =
+        bertfit_train::adamw(&config, &model, crate::device::fused_adamw(&args.device));
     let mut seconds = Vec::with_capacity(args.iters);
     let mut losses = Vec::with_capacity(args.iters);
+    // Per-iteration seconds of forward (loss read back), backward and optimizer step: where a
+    // step's time goes. The device is synchronised after each, so the phases add up to the step.
+    let mut phases = [(); 3].map(|_| Vec::with_capacity(args.iters));
+    let sync = |device: &Device| {
+        device
+            .sync()
+            .map_err(|e| anyhow::anyhow!("waiting for the device: {e:?}"))
+    };
     for i in 0..args.warmup + args.iters {
         let started = Instant::now();
         ad_device.seed(args.seed.wrapping_add(i as u64));
@@ -190,22 +212,35 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
             .convert::<f64>()
             .try_to_vec::<f64>()
             .map_err(|e| anyhow::anyhow!("reading the loss: {e:?}"))?[0];
+        let forward = started.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
+        sync(&ad_device)?;
+        let backward = started.elapsed().as_secs_f64();
         model = optimizer.step(2e-5, model, grads);
         // Wait for the updated weights: GPU backends run asynchronously.
-        ad_device
-            .sync()
-            .map_err(|e| anyhow::anyhow!("waiting for the device: {e:?}"))?;
+        sync(&ad_device)?;
+        let total = started.elapsed().as_secs_f64();
         if i >= args.warmup {
-            seconds.push(started.elapsed().as_secs_f64());
+            seconds.push(total);
             losses.push(value);
+            for (phase, value) in
+                phases
+                    .iter_mut()
+                    .zip([forward, backward - forward, total - backward])
+            {
+                phase.push(value);
+            }
         }
     }
+    let [forward, backward, optimizer] = phases;
     Ok(report(
         "train_step",
         args,
         &seconds,
-        json!({"loss": losses}),
+        json!({
+            "loss": losses,
+            "phases": {"forward": forward, "backward": backward, "optimizer": optimizer},
+        }),
     ))
 }
 
@@ -240,6 +275,13 @@ fn report(workload: &str, args: &ModelArgs, seconds: &[f64], extra: Value) -> Va
     let mut extra = extra;
     if let Value::Object(map) = &mut extra {
         map.insert("device".into(), json!(args.device));
+        if workload == "train_step" {
+            let optim = args.optim.map_or_else(
+                || crate::device::default_optimizer(&args.device),
+                Into::into,
+            );
+            map.insert("optim".into(), json!(optim.as_str()));
+        }
         map.insert("batch".into(), json!(args.batch));
     }
     timings(workload, args.seq, args.batch, seconds, extra)

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use bertfit_model::{BertConfig, BertForSequenceClassification, CONFIG_FILE, find_weights};
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{
-    BatchPadding, EncodedDataset, IntervalStrategy, Resume, Trainer, TrainingConfig,
+    BatchPadding, EncodedDataset, IntervalStrategy, OptimizerKind, Resume, Trainer, TrainingConfig,
     list_checkpoints,
 };
 use clap::Args;
@@ -39,6 +39,10 @@ pub struct FinetuneArgs {
     /// Seed of the subset shuffles, data order, dropout and new weights.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Seed of the subset shuffles alone (`dataset.shuffle(seed=S)` before `--train-size` /
+    /// `--eval-size`) [default: --seed]: keeps the notebook's rows while --seed varies the run.
+    #[arg(long)]
+    pub shuffle_seed: Option<u64>,
     /// Truncate (and with `--padding max_length`, pad) to this many tokens [default: the
     /// model's max_position_embeddings].
     #[arg(long)]
@@ -92,6 +96,11 @@ pub struct FinetuneArgs {
     /// Global gradient-norm clipping [default: 1.0; 0 disables].
     #[arg(long)]
     pub max_grad_norm: Option<f64>,
+    /// How AdamW runs [default: adamw-torch-fused on CPU devices (cpu, tch), adamw-torch on GPUs
+    /// (cuda, wgpu)]: one fused pass over each weight in host memory, or tensor operations on
+    /// the device. Both compute torch's AdamW update.
+    #[arg(long, value_enum)]
+    pub optim: Option<OptimArg>,
     /// When to evaluate [default: epoch].
     #[arg(long, value_enum)]
     pub eval_strategy: Option<StrategyArg>,
@@ -134,6 +143,24 @@ pub enum PaddingArg {
     MaxLength,
     /// Pad each batch to its longest sequence.
     Longest,
+}
+
+/// `--optim` (HF's `optim` values, with dashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimArg {
+    /// One fused pass over each weight in host memory (CPU devices).
+    AdamwTorchFused,
+    /// Separate tensor operations on the device (GPU devices).
+    AdamwTorch,
+}
+
+impl From<OptimArg> for OptimizerKind {
+    fn from(o: OptimArg) -> Self {
+        match o {
+            OptimArg::AdamwTorchFused => Self::AdamwTorchFused,
+            OptimArg::AdamwTorch => Self::AdamwTorch,
+        }
+    }
 }
 
 /// `--eval-strategy` / `--save-strategy`.
@@ -209,6 +236,19 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
     if args.early_stopping_patience.is_some() {
         c.early_stopping_patience = args.early_stopping_patience;
     }
+    // --optim, else the --config file's `optim`, else the device's kind.
+    let optim_in_file = match &args.config {
+        Some(path) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|v| v.get("optim").is_some()),
+        None => false,
+    };
+    match args.optim {
+        Some(optim) => c.optim = optim.into(),
+        None if optim_in_file => {}
+        None => c.optim = device::default_optimizer(&args.device),
+    }
     c.load_best_model_at_end |= args.load_best_model_at_end;
     c.group_by_length |= args.group_by_length;
     c.progress_bar = !args.no_progress;
@@ -241,21 +281,27 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
 
     // Data: the notebook's shuffle(seed=42).select(range(n)) on both splits.
     let dict = load_dataset(&args.data, &[&args.train_split, &args.eval_split])?;
+    let shuffle_seed = args.shuffle_seed.unwrap_or(args.seed);
     let train_rows = subset(
         dict.split(&args.train_split)?,
         args.train_size,
-        args.seed,
+        shuffle_seed,
         "--train-size",
     )?;
     let eval_rows = subset(
         dict.split(&args.eval_split)?,
         args.eval_size,
-        args.seed,
+        shuffle_seed,
         "--eval-size",
     )?;
     let label_names = dict.label_map().names().to_vec();
+    let shuffled = if args.train_size.is_some() || args.eval_size.is_some() {
+        format!(" after shuffle(seed={shuffle_seed})")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "data: {} train / {} eval rows from {} (labels: {})",
+        "data: {} train / {} eval rows{shuffled} from {} (labels: {})",
         train_rows.len(),
         eval_rows.len(),
         args.data.dataset,
@@ -296,7 +342,10 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     let train = encode(&train_rows).context("tokenizing the training split")?;
     let eval = encode(&eval_rows).context("tokenizing the evaluation split")?;
 
-    let trainer = Trainer::new(config, device)?;
+    let mut trainer = Trainer::new(config, device)?;
+    if let Some(kernel) = device::fused_adamw(&args.device) {
+        trainer = trainer.with_fused_adamw(kernel);
+    }
     let resume = if args.resume {
         Resume::Latest
     } else {
