@@ -707,10 +707,11 @@ fn machine_info(threads: usize) -> Value {
     })
 }
 
+/// The commit measured, `-dirty` when the working tree had uncommitted changes.
 fn git_commit(root: &Path) -> Option<String> {
     let output = Command::new("git")
         .current_dir(root)
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(["describe", "--always", "--dirty"])
         .output()
         .ok()?;
     output
@@ -798,6 +799,51 @@ fn markdown(report: &Value) -> String {
             ratios.join(", "),
             rss.join(" / ")
         ));
+    }
+    // Where a training step's time goes: the median seconds of each phase over every timed
+    // iteration of every repetition.
+    let train_rows: Vec<&Value> = report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["workload"] == "train-step")
+        .collect();
+    if !train_rows.is_empty() {
+        s.push_str("\nTraining step phases, median seconds (forward incl. loss read-back / backward / optimizer):\n\n| row |");
+        for label in &present {
+            s.push_str(&format!(" {label} |"));
+        }
+        s.push_str("\n|---|");
+        for _ in &present {
+            s.push_str("---|");
+        }
+        s.push('\n');
+        for row in train_rows {
+            s.push_str(&format!("| {} |", row["name"].as_str().unwrap_or("?")));
+            for label in &present {
+                let runs = row["results"][*label]["runs"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let phase = |name: &str| {
+                    let mut values: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|r| r["phases"][name].as_array())
+                        .flatten()
+                        .filter_map(Value::as_f64)
+                        .collect();
+                    values.sort_by(f64::total_cmp);
+                    values.get(values.len() / 2).copied()
+                };
+                match (phase("forward"), phase("backward"), phase("optimizer")) {
+                    (Some(f), Some(b), Some(o)) => {
+                        s.push_str(&format!(" {f:.3} / {b:.3} / {o:.3} |"))
+                    }
+                    _ => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
     }
     let recipe = report["recipe"].as_array().cloned().unwrap_or_default();
     if !recipe.is_empty() {

@@ -192,8 +192,14 @@ impl From<&AdamWStep> for Scalars {
 
 impl Scalars {
     /// torch's fused AdamW (`FusedAdamKernel.cpp`, ADAMW mode) on one chunk, operation for
-    /// operation.
+    /// operation, compiled for the widest SIMD the CPU has (pulp's runtime dispatch; the
+    /// per-element arithmetic and its rounding are the same at every width).
     fn update(&self, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+        pulp::Arch::new().dispatch(|| self.update_lanes(param, grad, m, v));
+    }
+
+    #[inline(always)]
+    fn update_lanes(&self, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
         for (((p, &g), m), v) in param
             .iter_mut()
             .zip(grad)

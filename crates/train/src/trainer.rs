@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 
 use crate::batch::{EncodedDataset, HostBatch, derive_seed, epoch_order};
 use crate::clip::{clip_global_norm, float_params};
-use crate::config::{IntervalStrategy, TrainingConfig};
+use crate::config::{BatchPadding, IntervalStrategy, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::log::{MetricsLog, Progress};
 use crate::metrics::ClassificationReport;
@@ -594,11 +594,18 @@ impl Trainer {
         let device = &self.device;
         let model = model.clone().to_device(device);
         let max_length = c.max_length.unwrap_or(model.config.max_position_embeddings);
-        let mut probabilities = Vec::with_capacity(data.len());
+        // With dynamic padding the batches are formed longest first so that each pads to
+        // examples of about its own length (an order-free sum and per-example scores, so the
+        // report is the same as in dataset order; only the padding, which the mask hides, differs).
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        if c.padding == BatchPadding::Longest {
+            order.sort_by_key(|&i| std::cmp::Reverse(data.examples[i].input_ids.len()));
+        }
+        let mut probabilities = vec![Vec::new(); data.len()];
         let mut total_loss = 0.0;
         let mut steps = 0;
-        for chunk in data.examples.chunks(c.per_device_eval_batch_size) {
-            let examples: Vec<_> = chunk.iter().collect();
+        for chunk in order.chunks(c.per_device_eval_batch_size) {
+            let examples: Vec<_> = chunk.iter().map(|&i| &data.examples[i]).collect();
             let batch = HostBatch::collate(&examples, c.padding, max_length, data.pad_token_id);
             let input = batch.input(&model.config, device)?;
             let logits = model.forward(input, None).logits;
@@ -608,13 +615,13 @@ impl Trainer {
                 .convert::<f32>()
                 .try_to_vec::<f32>()
                 .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
-            for (r, example) in (0..rows).zip(chunk) {
+            for (r, &index) in (0..rows).zip(chunk) {
                 let row: Vec<f64> = log_probs[r * cols..(r + 1) * cols]
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect();
-                total_loss -= row[example.label as usize];
-                probabilities.push(row.iter().map(|v| v.exp()).collect());
+                total_loss -= row[data.examples[index].label as usize];
+                probabilities[index] = row.iter().map(|v| v.exp()).collect();
             }
             steps += 1;
         }
