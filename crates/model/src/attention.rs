@@ -118,25 +118,83 @@ impl BertSelfAttention {
             probs.matmul(value)
         } else {
             // Inference (dropout is the identity): the backend's fused attention, with the same
-            // scale and additive mask. On flex it computes scores, softmax and the weighted sum
-            // per (batch, head) tile without materialising the [batch, heads, seq, seq] scores.
-            attention(
-                query,
-                key,
-                value,
-                None,
-                mask.map(|mask| mask.expand([batch, 1, n_queries, seq_len])),
-                AttentionModuleOptions {
-                    scale: Some(1.0 / (self.head_dim as f64).sqrt()),
-                    softcap: None,
-                    is_causal: false,
-                },
-            )
+            // scale. On flex it computes scores, softmax and the weighted sum per (batch, head)
+            // tile without materialising the [batch, heads, seq, seq] scores. The padding goes in
+            // as a boolean mask where the backend's reading of one is known (libtorch runs its
+            // SDPA kernel only for a boolean mask, and an additive bias through burn's
+            // decomposed fallback), else as the additive bias; both give the same probabilities.
+            let options = AttentionModuleOptions {
+                scale: Some(1.0 / (self.head_dim as f64).sqrt()),
+                softcap: None,
+                is_causal: false,
+            };
+            let mask = mask.map(|mask| mask.expand([batch, 1, n_queries, seq_len]));
+            match (mask, bool_mask_convention(&device)) {
+                (None, _) => attention(query, key, value, None, None, options),
+                (Some(bias), Some(convention)) => {
+                    // The bias is 0 on attended keys and -f32::MAX on padding.
+                    let padding = bias.lower_elem(-1.0);
+                    let mask = match convention {
+                        BoolMask::TrueMasks => padding,
+                        BoolMask::TrueAttends => padding.bool_not(),
+                    };
+                    attention(query, key, value, Some(mask), None, options)
+                }
+                (Some(bias), None) => attention(query, key, value, None, Some(bias), options),
+            }
         };
         context
             .swap_dims(1, 2)
             .reshape([batch, n_queries, hidden_size])
     }
+}
+
+/// What `true` means in the boolean mask of a backend's [`attention`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BoolMask {
+    /// burn's documented meaning: `true` keys are left out.
+    TrueMasks,
+    /// torch's meaning, which burn-tch 0.22.1 passes on unchanged: `true` keys take part.
+    TrueAttends,
+}
+
+/// How `device`'s backend reads a boolean attention mask, found once per device by running a
+/// two-key attention with the second key masked (and cached); `None` when the probe's result
+/// was neither reading or could not be read back, and the caller keeps the additive bias.
+fn bool_mask_convention(device: &Device) -> Option<BoolMask> {
+    use std::sync::Mutex;
+    static KNOWN: Mutex<Vec<(Device, Option<BoolMask>)>> = Mutex::new(Vec::new());
+    let mut known = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, convention)) = known.iter().find(|(d, _)| d == device) {
+        return *convention;
+    }
+    let tensor = |values: Vec<f32>, keys: usize| {
+        Tensor::<4>::from_data(TensorData::new(values, [1, 1, keys, 1]), device)
+    };
+    let mask =
+        Tensor::<4, Bool>::from_data(TensorData::new(vec![false, true], [1, 1, 1, 2]), device);
+    let out = attention(
+        tensor(vec![1.0], 1),
+        tensor(vec![1.0, 1.0], 2),
+        tensor(vec![1.0, 2.0], 2),
+        Some(mask),
+        None,
+        AttentionModuleOptions {
+            scale: None,
+            softcap: None,
+            is_causal: false,
+        },
+    );
+    // Equal scores: attending the first key alone gives 1, the second alone 2.
+    let convention = match out.into_data().try_to_vec::<f32>().ok().as_deref() {
+        Some([v]) if (v - 1.0).abs() < 1e-4 => Some(BoolMask::TrueMasks),
+        Some([v]) if (v - 2.0).abs() < 1e-4 => Some(BoolMask::TrueAttends),
+        _ => None,
+    };
+    known.push((device.clone(), convention));
+    convention
 }
 
 /// Output projection, dropout, residual and LayerNorm after attention (HF `attention.output`).
@@ -215,5 +273,18 @@ impl BertAttention {
             .self_attention
             .forward_queries(queries.clone(), hidden, mask);
         self.output.forward(attended, queries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_reads_a_boolean_mask_as_burn_documents() {
+        let device = Device::flex();
+        assert_eq!(bool_mask_convention(&device), Some(BoolMask::TrueMasks));
+        // Cached: the second call answers the same without probing again.
+        assert_eq!(bool_mask_convention(&device), Some(BoolMask::TrueMasks));
     }
 }
