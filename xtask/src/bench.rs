@@ -448,11 +448,7 @@ fn summary(runs: &[Value]) -> Value {
         .filter_map(|r| r["items_per_second"].as_f64())
         .collect();
     values.sort_by(f64::total_cmp);
-    let median = match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    };
+    let median = median_of_sorted(&values).unwrap_or(f64::NAN);
     let rss = runs
         .iter()
         .filter_map(|r| r["peak_rss_bytes"].as_u64())
@@ -465,6 +461,15 @@ fn summary(runs: &[Value]) -> Value {
         "peak_rss_bytes": rss,
         "runs": runs,
     })
+}
+
+/// The median of ascending `values` (the mean of the middle two for an even count).
+fn median_of_sorted(values: &[f64]) -> Option<f64> {
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[n / 2]),
+        n => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
 }
 
 /// The seed recipe on the shipped sample with both paddings, with bertfit on each of
@@ -720,6 +725,13 @@ fn git_commit(root: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
+/// A markdown table's header line and its separator.
+fn push_table_header(s: &mut String, headers: &[String]) {
+    s.push_str(&format!("| {} |\n|", headers.join(" | ")));
+    s.push_str(&"---|".repeat(headers.len()));
+    s.push('\n');
+}
+
 /// The readable table: one line per row with both medians (min–max), peak RSS and the ratio.
 fn markdown(report: &Value) -> String {
     let mut s = String::new();
@@ -750,15 +762,10 @@ fn markdown(report: &Value) -> String {
         .copied()
         .filter(|l| *l != "pytorch")
         .collect();
-    s.push_str("| row | unit |");
-    for label in &present {
-        s.push_str(&format!(" {label} median (min–max) |"));
-    }
-    s.push_str(" ratio to PyTorch | peak RSS |\n|---|---|");
-    for _ in &present {
-        s.push_str("---|");
-    }
-    s.push_str("---|---|\n");
+    let mut headers = vec!["row".to_string(), "unit".to_string()];
+    headers.extend(present.iter().map(|l| format!("{l} median (min–max)")));
+    headers.extend(["ratio to PyTorch".to_string(), "peak RSS".to_string()]);
+    push_table_header(&mut s, &headers);
     let mib = |v: &Value| {
         v.as_f64()
             .map(|b| format!("{:.0}", b / 1_048_576.0))
@@ -809,15 +816,10 @@ fn markdown(report: &Value) -> String {
         .filter(|r| r["workload"] == "train-step")
         .collect();
     if !train_rows.is_empty() {
-        s.push_str("\nTraining step phases, median seconds (forward incl. loss read-back / backward / optimizer):\n\n| row |");
-        for label in &present {
-            s.push_str(&format!(" {label} |"));
-        }
-        s.push_str("\n|---|");
-        for _ in &present {
-            s.push_str("---|");
-        }
-        s.push('\n');
+        s.push_str("\nTraining step phases, median seconds (forward incl. loss read-back / backward / optimizer):\n\n");
+        let mut headers = vec!["row".to_string()];
+        headers.extend(present.iter().map(|l| l.to_string()));
+        push_table_header(&mut s, &headers);
         for row in train_rows {
             s.push_str(&format!("| {} |", row["name"].as_str().unwrap_or("?")));
             for label in &present {
@@ -833,7 +835,7 @@ fn markdown(report: &Value) -> String {
                         .filter_map(Value::as_f64)
                         .collect();
                     values.sort_by(f64::total_cmp);
-                    values.get(values.len() / 2).copied()
+                    median_of_sorted(&values)
                 };
                 match (phase("forward"), phase("backward"), phase("optimizer")) {
                     (Some(f), Some(b), Some(o)) => {
