@@ -128,7 +128,8 @@ impl BertSelfAttention {
                 softcap: None,
                 is_causal: false,
             };
-            let mask = mask.map(|mask| mask.expand([batch, 1, n_queries, seq_len]));
+            // The masks are `[batch, 1, 1, seq_len]`, converted before they are broadcast.
+            let shape = [batch, 1, n_queries, seq_len];
             match (mask, bool_mask_convention(&device)) {
                 (None, _) => attention(query, key, value, None, None, options),
                 (Some(bias), Some(convention)) => {
@@ -138,9 +139,11 @@ impl BertSelfAttention {
                         BoolMask::TrueMasks => padding,
                         BoolMask::TrueAttends => padding.bool_not(),
                     };
-                    attention(query, key, value, Some(mask), None, options)
+                    attention(query, key, value, Some(mask.expand(shape)), None, options)
                 }
-                (Some(bias), None) => attention(query, key, value, None, Some(bias), options),
+                (Some(bias), None) => {
+                    attention(query, key, value, None, Some(bias.expand(shape)), options)
+                }
             }
         };
         context
