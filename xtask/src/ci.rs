@@ -1,16 +1,21 @@
 //! `cargo xtask ci`: the CI pipeline, run by `.ci/run` and by hand before pushing.
 //!
+//! One build serves every step: clippy and the tests compile the whole workspace once, with the
+//! backend features (`tch,wgpu`), so the flex tests, the libtorch and wgpu parity tests and the
+//! CLI's end-to-end tests share one compile of burn and polars (CI measured 53 of its 83 minutes
+//! in a second, feature-changed build before this).
+//!
 //! Steps, in order, failing fast:
 //!
 //! 1. `fmt` — `cargo fmt --all -- --check`
-//! 2. `clippy` — `cargo clippy --workspace --all-targets -- -D warnings`
+//! 2. `torch` — PyPI torch 2.9.0 in the cache ([`torch::ensure_torch`]), the libtorch that the
+//!    `tch` feature links against
 //! 3. `fixtures` — the pretrained checkpoint, as `cargo xtask fixtures` ([`fixtures::ensure_minilm`])
-//! 4. `test` — `cargo test --workspace` with `BERTFIT_MINILM_DIR` set to that checkpoint and
-//!    `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never be skipped here.
-//! 5. `backends` — with `--features tch,wgpu`: clippy of `bertfit-cli`, its unit tests (the
-//!    libtorch AdamW kernel) and `tests/backends.rs`: libtorch (PyPI torch 2.9.0 in the cache,
-//!    [`torch::ensure_torch`]) and wgpu (Vulkan; Mesa's lavapipe, which `.ci/run` installs) must
-//!    match `transformers` and flex within 1e-4.
+//! 4. `clippy` — `cargo clippy --workspace --all-targets --features <backends> -- -D warnings`
+//! 5. `test` — `cargo test --workspace --features <backends>` with `BERTFIT_MINILM_DIR` set to
+//!    that checkpoint and `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never
+//!    be skipped here. `tests/backends.rs` runs libtorch and wgpu (Vulkan; Mesa's lavapipe,
+//!    which `.ci/run` installs) against `transformers` and flex.
 //!
 //! Each step is announced with a header and reports its own time; a table of all step times and the
 //! total wall time closes the run, whether it passed or not.
@@ -24,15 +29,15 @@ use anyhow::{Context, Result, bail};
 
 use crate::{fixtures, torch};
 
+/// The backend features every CI build compiles with (one feature set: one build).
+pub const BACKEND_FEATURES: &str = "bertfit-cli/tch,bertfit-cli/wgpu";
+
 /// Options of `cargo xtask ci`.
 #[derive(Debug, clap::Args)]
 pub struct CiArgs {
     /// Skip the `fmt` and `clippy` steps (for quick local iteration; CI never passes this).
     #[arg(long)]
     skip_lint: bool,
-    /// Skip the `backends` step (for quick local iteration; CI never passes this).
-    #[arg(long)]
-    skip_backends: bool,
 }
 
 /// Runs the pipeline from the workspace root.
@@ -45,67 +50,38 @@ pub fn run(args: &CiArgs) -> Result<()> {
         command
     };
 
-    let total = 2 + if args.skip_lint { 0 } else { 2 } + usize::from(!args.skip_backends);
+    let total = 3 + if args.skip_lint { 0 } else { 2 };
     let mut report = Report::new(total);
     if !args.skip_lint {
         report.step("fmt", || {
             run_command(cargo(&["fmt", "--all", "--", "--check"]))
         })?;
+    }
+    let torch = report.step("torch", torch::ensure_torch)?;
+    let minilm = report.step("fixtures", fixtures::ensure_minilm)?;
+    if !args.skip_lint {
         report.step("clippy", || {
-            run_command(cargo(&[
+            let mut clippy = cargo(&[
                 "clippy",
                 "--workspace",
                 "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]))
-        })?;
-    }
-    let minilm = report.step("fixtures", fixtures::ensure_minilm)?;
-    report.step("test", || {
-        let mut test = cargo(&["test", "--workspace"]);
-        test.env("BERTFIT_MINILM_DIR", &minilm)
-            .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
-        run_command(test)
-    })?;
-    if !args.skip_backends {
-        report.step("backends", || {
-            let torch = torch::ensure_torch()?;
-            // The backend-specific code (`--device` parsing, libtorch's fused AdamW kernel,
-            // the one `unsafe` block) only compiles with the features: lint it here too.
-            let mut clippy = cargo(&[
-                "clippy",
-                "-p",
-                "bertfit-cli",
                 "--features",
-                "tch,wgpu",
-                "--all-targets",
+                BACKEND_FEATURES,
                 "--",
                 "-D",
                 "warnings",
             ]);
             torch.apply(&mut clippy);
-            run_command(clippy)?;
-            let mut test = cargo(&[
-                "test",
-                "-p",
-                "bertfit-cli",
-                "--features",
-                "tch,wgpu",
-                "--bin",
-                "bertfit",
-                "--test",
-                "backends",
-                "--",
-                "--nocapture",
-            ]);
-            torch.apply(&mut test);
-            test.env("BERTFIT_MINILM_DIR", &minilm)
-                .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
-            run_command(test)
+            run_command(clippy)
         })?;
     }
+    report.step("test", || {
+        let mut test = cargo(&["test", "--workspace", "--features", BACKEND_FEATURES]);
+        torch.apply(&mut test);
+        test.env("BERTFIT_MINILM_DIR", &minilm)
+            .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
+        run_command(test)
+    })?;
     report.summary();
     Ok(())
 }

@@ -16,8 +16,8 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
-    /// `config.json` is not valid JSON or does not have BERT's fields and types.
-    #[error("malformed BERT config{}: {source}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    /// `config.json` is not valid JSON or does not have the architecture's fields and types.
+    #[error("malformed model config{}: {source}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
     ConfigParse {
         /// The file, when the config came from one.
         path: Option<PathBuf>,
@@ -26,7 +26,7 @@ pub enum ModelError {
         source: serde_json::Error,
     },
     /// The config parses but its values cannot describe a model.
-    #[error("invalid BERT config: `{key}` {message}")]
+    #[error("invalid model config: `{key}` {message}")]
     InvalidConfig {
         /// The `config.json` key at fault.
         key: String,
@@ -50,15 +50,15 @@ pub enum ModelError {
         /// What the reader reported.
         message: String,
     },
-    /// The checkpoint is not a BERT model (another architecture, or not a model at all).
-    #[error(
-        "{} is not a BERT checkpoint: {message}",
-        path.display()
-    )]
-    NotBert {
+    /// The checkpoint is not of the architecture its config names (another architecture, or
+    /// not a model at all).
+    #[error("{} is not a {expected} checkpoint: {message}", path.display())]
+    WrongArchitecture {
         /// The weights file.
         path: PathBuf,
-        /// What gave it away.
+        /// The architecture the config asked for (`"BERT"`).
+        expected: &'static str,
+        /// What gave it away, and the fix.
         message: String,
     },
     /// A tensor's shape in the checkpoint disagrees with the config.

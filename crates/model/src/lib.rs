@@ -1,14 +1,18 @@
-//! BERT for sequence classification in [burn], with Hugging Face checkpoint parity.
+//! BERT-family encoders for sequence classification in [burn], with Hugging Face checkpoint
+//! parity: BERT, DistilBERT, RoBERTa, XLM-RoBERTa and ELECTRA.
 //!
-//! A pretrained Hugging Face BERT directory (`config.json` + `model.safetensors` or
-//! `pytorch_model.bin`) loads into [`BertForSequenceClassification`] and produces the same
-//! hidden states, pooler output and logits as `transformers` (within 1e-4, checked against
-//! committed fixtures); [`BertForSequenceClassification::save_pretrained`] writes a directory
-//! that `transformers.AutoModelForSequenceClassification` loads unchanged.
+//! A pretrained Hugging Face directory (`config.json` + `model.safetensors` or
+//! `pytorch_model.bin`) of any of them loads into [`AutoModelForSequenceClassification`]
+//! (dispatching on `config.json`'s `model_type`) and produces the same hidden states and logits
+//! as `transformers` (within 1e-4, checked against committed fixtures);
+//! [`SequenceClassifier::save_pretrained`] writes a directory that
+//! `transformers.AutoModelForSequenceClassification` loads unchanged. Every architecture
+//! implements [`SequenceClassifier`], which the trainer and inference are generic over.
 //!
-//! Modules are named after the HF classes ([`BertEmbeddings`], [`BertSelfAttention`],
-//! [`BertSelfOutput`], [`BertAttention`], [`BertIntermediate`], [`BertOutput`], [`BertLayer`],
-//! [`BertEncoder`], [`BertPooler`], [`BertModel`]) and their fields after the HF key segments.
+//! One module per architecture, its types named after the HF classes ([`BertEmbeddings`],
+//! [`BertSelfAttention`], …, [`DistilBertForSequenceClassification`],
+//! [`RobertaClassificationHead`], …) and their fields after the HF key segments; shared layers
+//! (attention, activations, initialisation) and the checkpoint code live in one place each.
 //! The crate knows burn and nothing else of bertfit; it names no backend: the caller picks one
 //! through the [`Device`](burn::tensor::Device) it passes.
 //!
@@ -29,21 +33,36 @@
 //! # }
 //! ```
 
-mod attention;
-mod checkpoint;
-mod classification;
-mod config;
-mod embeddings;
-mod encoder;
+mod bert;
+mod distilbert;
+mod electra;
 mod error;
-mod init;
-mod model;
+mod hf;
+mod input;
+mod nn;
+mod roberta;
+mod task;
 
-pub use attention::{BertAttention, BertSelfAttention, BertSelfOutput};
-pub use checkpoint::{CONFIG_FILE, LoadReport, PYTORCH_FILE, SAFETENSORS_FILE, find_weights};
-pub use classification::{BertForSequenceClassification, SequenceClassifierOutput, cross_entropy};
-pub use config::{BertConfig, HiddenAct};
-pub use embeddings::BertEmbeddings;
-pub use encoder::{BertEncoder, BertIntermediate, BertLayer, BertOutput};
+pub use bert::{
+    BertAttention, BertConfig, BertEmbeddings, BertEncoder, BertForSequenceClassification,
+    BertIntermediate, BertLayer, BertModel, BertModelOutput, BertOutput, BertPooledOutput,
+    BertPooler, BertSelfAttention, BertSelfOutput,
+};
+pub use distilbert::{
+    DistilBertConfig, DistilBertEmbeddings, DistilBertForSequenceClassification, DistilBertModel,
+    Ffn, MultiHeadSelfAttention, Transformer, TransformerBlock,
+};
+pub use electra::{
+    ElectraClassificationHead, ElectraConfig, ElectraForSequenceClassification, ElectraModel,
+};
 pub use error::{ModelError, Result};
-pub use model::{BertInput, BertModel, BertModelOutput, BertPooledOutput, BertPooler};
+pub use hf::{
+    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, LoadReport, PYTORCH_FILE,
+    PretrainedConfig, SAFETENSORS_FILE, SUPPORTED_MODEL_TYPES, find_weights,
+};
+pub use input::{BertInput, EncoderInput, InputSpec};
+pub use nn::HiddenAct;
+pub use roberta::{
+    RobertaClassificationHead, RobertaConfig, RobertaForSequenceClassification, RobertaModel,
+};
+pub use task::{SequenceClassifier, SequenceClassifierOutput, cross_entropy};

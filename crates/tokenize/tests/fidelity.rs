@@ -4,12 +4,28 @@
 mod common;
 
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
-use common::{Reference, check_reference, fixtures_dir, minilm_dir};
+use common::{Reference, check_reference, fixtures_dir, minilm_dir, model_fixture_dir};
 
 fn check_vocab_variant(name: &str) {
     let tokenizer = Tokenizer::from_dir(fixtures_dir().join(name), TokenizerConfig::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     check_reference(&tokenizer, &Reference::load(name));
+}
+
+/// DistilBERT and ELECTRA (WordPiece), RoBERTa (byte-level BPE, `<s> A </s></s> B </s>`) and
+/// XLM-RoBERTa (Unigram with Metaspace): ids, masks, type ids, tokens and decodes as HF's
+/// `AutoTokenizer` gives them, single texts and pairs, every padding and truncation case.
+#[test]
+fn every_architectures_tokenizer_matches_transformers() {
+    for name in ["distilbert", "electra", "roberta", "xlm_roberta"] {
+        let dir = model_fixture_dir(name);
+        let tokenizer = Tokenizer::from_dir(&dir, TokenizerConfig::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_reference(
+            &tokenizer,
+            &Reference::load_path(&dir.join("tokenization.json")),
+        );
+    }
 }
 
 #[test]

@@ -15,6 +15,15 @@ pub const VOCAB_VARIANTS: [&str; 3] = [
     "bert_vocab_cased_strip_nocjk",
 ];
 
+/// `crates/model/tests/fixtures/<name>`: the tiny checkpoints of the other architectures, each
+/// with the tokenizer `scripts/reference/gen_arch_fixtures.py` trained and HF's encodings of it
+/// (`tokenization.json`).
+pub fn model_fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model/tests/fixtures")
+        .join(name)
+}
+
 /// `crates/tokenize/tests/fixtures`.
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -91,7 +100,10 @@ pub struct Reference {
 
 impl Reference {
     pub fn load(name: &str) -> Self {
-        let path = fixtures_dir().join(format!("reference_{name}.json"));
+        Self::load_path(&fixtures_dir().join(format!("reference_{name}.json")))
+    }
+
+    pub fn load_path(path: &Path) -> Self {
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad {}: {e}", path.display()))

@@ -2,32 +2,18 @@
 //!
 //! Field names are those of `transformers.BertConfig` (and the `PretrainedConfig` keys that
 //! matter here), so a `config.json` written by `save_pretrained` deserializes with no remapping.
-//! Keys this crate does not model are kept in [`BertConfig::extra`] and written back on save.
+//! Keys this crate does not model are kept in [`PretrainedConfig::extra`] and written back on save.
 //!
 //! Ported from `transformers/models/bert/configuration_bert.py` and
 //! `transformers/configuration_utils.py` (`PretrainedConfig`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-
-/// The activation of the feed-forward block (`hidden_act` in `config.json`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum HiddenAct {
-    /// Exact GELU, `x * Φ(x)` with the error function (`"gelu"`, HF's `GELUActivation`).
-    #[default]
-    #[serde(rename = "gelu")]
-    Gelu,
-    /// The tanh approximation of GELU (`"gelu_new"`, also accepted as `"gelu_pytorch_tanh"`).
-    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh")]
-    GeluNew,
-    /// Rectified linear unit (`"relu"`).
-    #[serde(rename = "relu")]
-    Relu,
-}
+use crate::hf::PretrainedConfig;
+pub use crate::nn::HiddenAct;
 
 /// Configuration of a BERT encoder and its sequence-classification head.
 ///
@@ -64,25 +50,16 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     /// Id of the padding token (its embedding row is zeroed at initialisation, like HF).
     pub pad_token_id: Option<usize>,
-    /// Only `"absolute"` position embeddings are supported.
-    pub position_embedding_type: String,
+    /// Only `"absolute"` position embeddings are supported (transformers 5 no longer writes
+    /// the key; older configs do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position_embedding_type: Option<String>,
     /// Dropout before the classifier; `None` means `hidden_dropout_prob`, as in HF.
     pub classifier_dropout: Option<f64>,
-    /// Label names by id, with string keys as in `config.json` (`{"0": "NEGATIVE", ...}`).
-    pub id2label: Option<BTreeMap<String, String>>,
-    /// Label ids by name.
-    pub label2id: Option<BTreeMap<String, usize>>,
-    /// Number of labels when `id2label` is absent (HF's default is 2).
-    pub num_labels: Option<usize>,
-    /// `"single_label_classification"` or `None` (the only problem type bertfit trains).
-    pub problem_type: Option<String>,
-    /// Model classes this checkpoint was saved from.
-    pub architectures: Option<Vec<String>>,
-    /// `"bert"` for BERT checkpoints.
-    pub model_type: Option<String>,
-    /// Every other key of `config.json`, kept so that a save writes it back.
+    /// The keys every HF config shares: labels, problem type, `architectures`, `model_type`,
+    /// and every key BERT does not model (written back on save).
     #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    pub pretrained: PretrainedConfig,
 }
 
 impl Default for BertConfig {
@@ -101,15 +78,9 @@ impl Default for BertConfig {
             initializer_range: 0.02,
             layer_norm_eps: 1e-12,
             pad_token_id: Some(0),
-            position_embedding_type: "absolute".to_string(),
+            position_embedding_type: None,
             classifier_dropout: None,
-            id2label: None,
-            label2id: None,
-            num_labels: None,
-            problem_type: None,
-            architectures: None,
-            model_type: Some("bert".to_string()),
-            extra: serde_json::Map::new(),
+            pretrained: PretrainedConfig::new("bert"),
         }
     }
 }
@@ -144,7 +115,7 @@ impl BertConfig {
     /// Serializes as HF `config.json` (pretty-printed, sorted like the input's struct order).
     ///
     /// # Errors
-    /// Only if a value in [`BertConfig::extra`] cannot be serialized.
+    /// Only if a value in [`PretrainedConfig::extra`] cannot be serialized.
     pub fn to_json_string(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
             .map_err(|source| ModelError::ConfigParse { path: None, source })
@@ -155,20 +126,22 @@ impl BertConfig {
     /// # Errors
     /// [`ModelError::InvalidConfig`] naming the offending key and the fix.
     pub fn validate(&self) -> Result<()> {
+        self.validate_as(&["bert"])
+    }
+
+    /// [`validate`](Self::validate) for a config whose `model_type` may be any of
+    /// `accepted_model_types` (RoBERTa and ELECTRA configs carry BERT's keys).
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub(crate) fn validate_as(&self, accepted_model_types: &[&str]) -> Result<()> {
+        self.pretrained.check_model_type(accepted_model_types)?;
         let invalid = |key: &'static str, message: String| {
             Err(ModelError::InvalidConfig {
                 key: key.to_string(),
                 message,
             })
         };
-        if let Some(model_type) = &self.model_type
-            && model_type != "bert"
-        {
-            return invalid(
-                "model_type",
-                format!("is \"{model_type}\"; bertfit loads BERT checkpoints (\"bert\") only"),
-            );
-        }
         for (key, value) in [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -217,13 +190,12 @@ impl BertConfig {
                 format!("is {}; it must be >= 0", self.initializer_range),
             );
         }
-        if self.position_embedding_type != "absolute" {
+        if let Some(kind) = &self.position_embedding_type
+            && kind != "absolute"
+        {
             return invalid(
                 "position_embedding_type",
-                format!(
-                    "is \"{}\"; only \"absolute\" position embeddings are supported",
-                    self.position_embedding_type
-                ),
+                format!("is \"{kind}\"; only \"absolute\" position embeddings are supported"),
             );
         }
         if let Some(pad) = self.pad_token_id
@@ -234,47 +206,7 @@ impl BertConfig {
                 format!("{pad} is outside the vocabulary of {}", self.vocab_size),
             );
         }
-        let labels = self.labels()?;
-        if labels.len() < 2 {
-            return invalid(
-                "num_labels",
-                format!(
-                    "is {}; sequence classification needs at least 2 labels (regression is not supported)",
-                    labels.len()
-                ),
-            );
-        }
-        if let Some(n) = self.num_labels
-            && self.id2label.is_some()
-            && n != labels.len()
-        {
-            return invalid(
-                "num_labels",
-                format!("is {n} but id2label names {} labels", labels.len()),
-            );
-        }
-        if let Some(label2id) = &self.label2id {
-            for (name, &id) in label2id {
-                if labels.get(id) != Some(name) {
-                    return invalid(
-                        "label2id",
-                        format!("maps \"{name}\" to {id}, which id2label does not agree with"),
-                    );
-                }
-            }
-        }
-        match self.problem_type.as_deref() {
-            None | Some("single_label_classification") => {}
-            Some(other) => {
-                return invalid(
-                    "problem_type",
-                    format!(
-                        "\"{other}\" is not supported; bertfit trains \"single_label_classification\""
-                    ),
-                );
-            }
-        }
-        Ok(())
+        self.pretrained.validate_labels()
     }
 
     /// Width of one attention head.
@@ -284,10 +216,7 @@ impl BertConfig {
 
     /// Number of labels of the classification head: `len(id2label)`, else `num_labels`, else 2.
     pub fn num_labels(&self) -> usize {
-        match &self.id2label {
-            Some(map) => map.len(),
-            None => self.num_labels.unwrap_or(2),
-        }
+        self.pretrained.num_labels()
     }
 
     /// Dropout probability before the classifier.
@@ -300,57 +229,12 @@ impl BertConfig {
     /// # Errors
     /// [`ModelError::InvalidConfig`] if the `id2label` keys are not exactly `0..n`.
     pub fn labels(&self) -> Result<Vec<String>> {
-        let Some(map) = &self.id2label else {
-            return Ok((0..self.num_labels.unwrap_or(2))
-                .map(|i| format!("LABEL_{i}"))
-                .collect());
-        };
-        let mut labels = vec![None; map.len()];
-        for (key, name) in map {
-            let slot = key
-                .parse::<usize>()
-                .ok()
-                .and_then(|id| labels.get_mut(id))
-                .ok_or_else(|| ModelError::InvalidConfig {
-                    key: "id2label".to_string(),
-                    message: format!(
-                        "key \"{key}\" is not an id in 0..{}; ids must be 0, 1, …",
-                        map.len()
-                    ),
-                })?;
-            *slot = Some(name.clone());
-        }
-        Ok(labels.into_iter().flatten().collect())
+        self.pretrained.labels()
     }
 
     /// Sets the classification labels (`id2label`, `label2id`, `num_labels`) from names by id.
     pub fn set_labels<S: AsRef<str>>(&mut self, names: &[S]) {
-        self.id2label = Some(
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (i.to_string(), n.as_ref().to_string()))
-                .collect(),
-        );
-        self.label2id = Some(
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.as_ref().to_string(), i))
-                .collect(),
-        );
-        self.num_labels = Some(names.len());
-    }
-
-    /// Sets `architectures`, `model_type` and the label keys the way
-    /// `BertForSequenceClassification.save_pretrained` writes them.
-    pub(crate) fn for_sequence_classification(&self) -> Result<Self> {
-        let mut config = self.clone();
-        let labels = self.labels()?;
-        config.set_labels(&labels);
-        config.architectures = Some(vec!["BertForSequenceClassification".to_string()]);
-        config.model_type = Some("bert".to_string());
-        Ok(config)
+        self.pretrained.set_labels(names);
     }
 }
 
@@ -390,8 +274,11 @@ mod tests {
         assert_eq!(config.num_labels(), 2);
         assert_eq!(config.labels().unwrap(), ["LABEL_0", "LABEL_1"]);
         assert_eq!(config.classifier_dropout_prob(), 0.1);
-        assert_eq!(config.extra["transformers_version"], "4.6.0.dev0");
-        assert_eq!(config.extra["use_cache"], true);
+        assert_eq!(
+            config.pretrained.extra["transformers_version"],
+            "4.6.0.dev0"
+        );
+        assert_eq!(config.pretrained.extra["use_cache"], true);
         let round_trip = BertConfig::from_json_str(&config.to_json_string().unwrap()).unwrap();
         assert_eq!(round_trip, config);
     }

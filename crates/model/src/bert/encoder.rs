@@ -2,11 +2,10 @@
 
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
 
-use crate::attention::BertAttention;
-use crate::config::{BertConfig, HiddenAct};
-use crate::init;
+use super::attention::BertAttention;
+use super::config::BertConfig;
+use crate::nn::{HiddenAct, first_token, init};
 
 /// First half of the feed-forward block: dense to `intermediate_size` and the activation.
 #[derive(Module, Debug)]
@@ -16,17 +15,6 @@ pub struct BertIntermediate {
     /// The activation (`hidden_act`).
     #[module(skip)]
     pub act: HiddenAct,
-}
-
-impl HiddenAct {
-    /// Applies the activation elementwise.
-    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Self::Gelu => gelu(x),
-            Self::GeluNew => gelu_approximate(x),
-            Self::Relu => relu(x),
-        }
-    }
 }
 
 impl BertIntermediate {
@@ -193,5 +181,29 @@ impl BertEncoder {
         let batch = hidden.dims()[0];
         let first = hidden.clone().slice([0..batch, 0..1]);
         last.forward_queries(first, hidden, mask)
+    }
+
+    /// What a head over the first token needs: that token's last hidden state and, when
+    /// `output_hidden_states`, `embedded` followed by every layer's output (HF's
+    /// `hidden_states`). Without hidden states the last layer runs for the first token alone
+    /// ([`forward_first_token`](Self::forward_first_token)).
+    ///
+    /// # Shapes
+    /// - `embedded`: `[batch, seq_len, hidden_size]`
+    /// - `mask`: `[batch, 1, 1, seq_len]`, additive; `None` when every token is attended
+    /// - output: `[batch, hidden_size]`, and `num_hidden_layers + 1` tensors
+    ///   `[batch, seq_len, hidden_size]`
+    pub fn forward_head_input(
+        &self,
+        embedded: Tensor<3>,
+        mask: Option<Tensor<4>>,
+        output_hidden_states: bool,
+    ) -> (Tensor<2>, Option<Vec<Tensor<3>>>) {
+        if !output_hidden_states {
+            return (first_token(self.forward_first_token(embedded, mask)), None);
+        }
+        let mut states = vec![embedded.clone()];
+        let last = self.forward(embedded, mask, Some(&mut states));
+        (first_token(last), Some(states))
     }
 }

@@ -2,25 +2,14 @@
 
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::softmax;
 
-use crate::config::BertConfig;
-use crate::error::{ModelError, Result};
-use crate::init;
-use crate::model::{BertInput, BertModel};
-
-/// What [`BertForSequenceClassification::forward`] returns.
-#[derive(Debug, Clone)]
-pub struct SequenceClassifierOutput {
-    /// Unnormalised class scores, `[batch, num_labels]`.
-    pub logits: Tensor<2>,
-    /// Mean cross-entropy over the batch, `[1]`, when labels were given.
-    pub loss: Option<Tensor<1>>,
-    /// The pooler output the head saw, `[batch, hidden_size]`.
-    pub pooler_output: Tensor<2>,
-    /// Every layer's hidden states, when [`BertInput::output_hidden_states`] was set.
-    pub hidden_states: Option<Vec<Tensor<3>>>,
-}
+use super::config::BertConfig;
+use super::model::BertModel;
+use crate::error::Result;
+use crate::input::BertInput;
+use crate::nn::init;
+use crate::task::{SequenceClassifierOutput, check_labels, cross_entropy};
 
 /// BERT with a classification head (HF `BertForSequenceClassification`): pooler → dropout →
 /// `Linear(hidden_size, num_labels)`, trained with cross-entropy.
@@ -41,7 +30,7 @@ impl BertForSequenceClassification {
     /// Builds a randomly initialised model; the head is N(0, initializer_range) with zero bias.
     ///
     /// # Errors
-    /// [`ModelError::InvalidConfig`] if the config does not validate.
+    /// [`ModelError::InvalidConfig`](crate::ModelError::InvalidConfig) if the config does not validate.
     pub fn new(config: &BertConfig, device: &Device) -> Result<Self> {
         let bert = BertModel::new(config, device)?;
         Ok(Self {
@@ -100,32 +89,8 @@ impl BertForSequenceClassification {
     /// # Errors
     /// [`ModelError::InvalidInput`] naming the first label out of range.
     pub fn labels(&self, labels: &[i64], device: &Device) -> Result<Tensor<1, Int>> {
-        let n = self.num_labels();
-        if let Some((i, label)) = labels
-            .iter()
-            .enumerate()
-            .find(|(_, l)| !(0..n as i64).contains(l))
-        {
-            return Err(ModelError::InvalidInput(format!(
-                "label {label} at position {i} is outside 0..{n}; the model has {n} labels ({})",
-                self.config.labels().unwrap_or_default().join(", ")
-            )));
-        }
-        Ok(Tensor::from_data(
-            TensorData::new(labels.to_vec(), [labels.len()]),
-            device,
-        ))
+        check_labels(labels, &self.config.labels()?, device)
     }
-}
-
-/// Mean cross-entropy of `logits` `[batch, classes]` against class ids `[batch]`
-/// (PyTorch's `CrossEntropyLoss()` with mean reduction).
-pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
-    let [batch] = labels.dims();
-    log_softmax(logits, 1)
-        .gather(1, labels.reshape([batch, 1]))
-        .mean()
-        .neg()
 }
 
 #[cfg(test)]
@@ -385,7 +350,7 @@ mod tests {
 
     #[test]
     fn activations_follow_their_formulas() {
-        use crate::config::HiddenAct;
+        use crate::HiddenAct;
         let device = Device::flex();
         let xs = [-3.0f32, -0.5, 0.0, 0.7, 2.5];
         let x = Tensor::<1>::from_data(TensorData::new(xs.to_vec(), [5]), &device);

@@ -1,0 +1,88 @@
+//! DistilBERT (`model_type` `"distilbert"`): port of
+//! `transformers/models/distilbert/modeling_distilbert.py`.
+
+mod config;
+mod model;
+
+pub use config::DistilBertConfig;
+pub use model::{
+    DistilBertEmbeddings, DistilBertForSequenceClassification, DistilBertModel, Ffn,
+    MultiHeadSelfAttention, Transformer, TransformerBlock,
+};
+
+use std::path::Path;
+
+use burn::prelude::*;
+
+use crate::error::Result;
+use crate::hf::{self, KeyScheme, LoadReport};
+use crate::input::{EncoderInput, InputSpec};
+use crate::task::{SequenceClassifier, SequenceClassifierOutput};
+
+/// DistilBERT's HF keys: `distilbert.` + the module paths, no renames.
+pub(crate) const KEYS: KeyScheme = KeyScheme {
+    name: "DistilBERT",
+    prefix: "distilbert",
+    base_roots: &["embeddings.", "transformer."],
+    ignored_prefixes: &["vocab_transform.", "vocab_layer_norm.", "vocab_projector."],
+    optional_prefixes: &["pre_classifier.", "classifier."],
+    renames: &[],
+};
+
+impl DistilBertForSequenceClassification {
+    /// Loads weights from a `.safetensors` or PyTorch pickle file into this model, in place;
+    /// unchanged on error.
+    ///
+    /// # Errors
+    /// As [`SequenceClassifier::from_pretrained`].
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<LoadReport> {
+        hf::load_weights(self, path.as_ref(), &KEYS)
+    }
+}
+
+impl SequenceClassifier for DistilBertForSequenceClassification {
+    fn from_pretrained(dir: impl AsRef<Path>, device: &Device) -> Result<(Self, LoadReport)> {
+        let dir = dir.as_ref();
+        let config = DistilBertConfig::from_file(hf::config_path(dir)?)?;
+        let weights = hf::find_weights(dir)?;
+        let mut model = Self::new(&config, device)?;
+        let report = model.load_weights(&weights)?;
+        Ok((model, report))
+    }
+
+    fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let mut config = self.config.clone();
+        config.pretrained = config
+            .pretrained
+            .for_sequence_classification(self.architecture(), config::MODEL_TYPE)?;
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.to_json_string()?)
+    }
+
+    fn forward(
+        &self,
+        input: EncoderInput,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        self.forward(input, labels)
+    }
+
+    fn input_spec(&self) -> InputSpec {
+        (&self.config).into()
+    }
+
+    fn label_names(&self) -> Vec<String> {
+        self.config.labels().unwrap_or_default()
+    }
+
+    fn architecture(&self) -> &'static str {
+        "DistilBertForSequenceClassification"
+    }
+
+    fn model_type(&self) -> &str {
+        config::MODEL_TYPE
+    }
+
+    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        hf::hf_state_dict_shapes(self, &KEYS)
+    }
+}

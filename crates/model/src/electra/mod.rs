@@ -1,0 +1,91 @@
+//! ELECTRA (`model_type` `"electra"`): port of
+//! `transformers/models/electra/modeling_electra.py` (the discriminator).
+
+mod config;
+mod model;
+
+pub use config::ElectraConfig;
+pub use model::{ElectraClassificationHead, ElectraForSequenceClassification, ElectraModel};
+
+use std::path::Path;
+
+use burn::prelude::*;
+
+use crate::error::Result;
+use crate::hf::{self, KeyScheme, LoadReport};
+use crate::input::{EncoderInput, InputSpec};
+use crate::task::{SequenceClassifier, SequenceClassifierOutput};
+
+/// ELECTRA's HF keys: `electra.` + BERT's layer keys; the pretraining heads of a
+/// discriminator or generator checkpoint are skipped.
+pub(crate) const KEYS: KeyScheme = KeyScheme {
+    name: "ELECTRA",
+    prefix: "electra",
+    base_roots: &["embeddings.", "embeddings_project.", "encoder."],
+    ignored_prefixes: &[
+        "discriminator_predictions.",
+        "generator_predictions.",
+        "generator_lm_head.",
+    ],
+    optional_prefixes: &["classifier."],
+    renames: &[(".attention.self.", ".attention.self_attention.")],
+};
+
+impl ElectraForSequenceClassification {
+    /// Loads weights from a `.safetensors` or PyTorch pickle file into this model, in place;
+    /// unchanged on error.
+    ///
+    /// # Errors
+    /// As [`SequenceClassifier::from_pretrained`].
+    pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<LoadReport> {
+        hf::load_weights(self, path.as_ref(), &KEYS)
+    }
+}
+
+impl SequenceClassifier for ElectraForSequenceClassification {
+    fn from_pretrained(dir: impl AsRef<Path>, device: &Device) -> Result<(Self, LoadReport)> {
+        let dir = dir.as_ref();
+        let config = ElectraConfig::from_file(hf::config_path(dir)?)?;
+        let weights = hf::find_weights(dir)?;
+        let mut model = Self::new(&config, device)?;
+        let report = model.load_weights(&weights)?;
+        Ok((model, report))
+    }
+
+    fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let mut config = self.config.clone();
+        config.bert.pretrained = config
+            .bert
+            .pretrained
+            .for_sequence_classification(self.architecture(), config::MODEL_TYPE)?;
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.to_json_string()?)
+    }
+
+    fn forward(
+        &self,
+        input: EncoderInput,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        self.forward(input, labels)
+    }
+
+    fn input_spec(&self) -> InputSpec {
+        (&self.config).into()
+    }
+
+    fn label_names(&self) -> Vec<String> {
+        self.config.bert.labels().unwrap_or_default()
+    }
+
+    fn architecture(&self) -> &'static str {
+        "ElectraForSequenceClassification"
+    }
+
+    fn model_type(&self) -> &str {
+        config::MODEL_TYPE
+    }
+
+    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        hf::hf_state_dict_shapes(self, &KEYS)
+    }
+}

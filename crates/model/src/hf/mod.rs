@@ -1,0 +1,15 @@
+//! Hugging Face model directories: `config.json` dispatch on `model_type`, checkpoint load
+//! ([`LoadReport`]) and save, shared by every architecture.
+
+mod auto;
+mod checkpoint;
+mod config;
+
+pub(crate) use auto::KEY_SCHEMES;
+pub use auto::{AutoConfig, AutoModelForSequenceClassification, SUPPORTED_MODEL_TYPES};
+pub use checkpoint::{CONFIG_FILE, LoadReport, PYTORCH_FILE, SAFETENSORS_FILE, find_weights};
+pub(crate) use checkpoint::{
+    KeyScheme, config_path, hf_state_dict_shapes, load_weights, save_pretrained,
+};
+pub use config::PretrainedConfig;
+pub(crate) use config::from_json_with_defaults;

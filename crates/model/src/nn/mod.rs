@@ -1,0 +1,37 @@
+//! Layers shared by every architecture: attention, activations, the first-token head input, HF
+//! initialisation.
+//!
+//! Architectures keep their own module structs (their fields are HF key segments, which differ:
+//! BERT's `attention.self.query` is DistilBERT's `attention.q_lin`), and call these functions for
+//! the computation they share.
+
+mod activation;
+pub(crate) mod attention;
+pub(crate) mod init;
+
+pub use activation::HiddenAct;
+
+use burn::nn::LayerNorm;
+use burn::prelude::*;
+
+/// `LayerNorm(hidden + residual)`: the post-norm residual step of every encoder here.
+///
+/// # Shapes
+/// - `hidden`, `residual`, output: `[batch, seq_len, hidden_size]`
+pub(crate) fn add_norm(
+    layer_norm: &LayerNorm,
+    hidden: Tensor<3>,
+    residual: Tensor<3>,
+) -> Tensor<3> {
+    layer_norm.forward(hidden + residual)
+}
+
+/// The first position of every row (`[CLS]` / `<s>`), what the classification heads read.
+///
+/// # Shapes
+/// - `hidden`: `[batch, seq_len, hidden_size]`
+/// - output: `[batch, hidden_size]`
+pub(crate) fn first_token(hidden: Tensor<3>) -> Tensor<2> {
+    let [batch, _, hidden_size] = hidden.dims();
+    hidden.slice([0..batch, 0..1]).reshape([batch, hidden_size])
+}
