@@ -132,9 +132,10 @@ CORPUS = [
     "The old western still holds up after fifty years.",
 ]
 
-# tokenization.json (max_length 16)
+# tokenization.json (max_length 16). No empty text: bertfit refuses one as an input error,
+# where HF encodes it as the special tokens alone.
 TOK_SENTENCES = [
-    "",
+    "Oh!",
     "The Café's CRÈME brûlée was naïve, wasn't it?! Zany...",
     "I loved the movie.",
     "The film opens with a long shot of an empty street at dawn, and the story follows a group "
