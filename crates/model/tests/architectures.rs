@@ -30,79 +30,6 @@ const ARCHITECTURES: [(&str, &str, &str); 4] = [
     ("electra", "electra", "ElectraForSequenceClassification"),
 ];
 
-/// The reference batch as `model`'s input, hidden states requested (token types only where
-/// the fixture stores them).
-fn reference_input(
-    model: &impl SequenceClassifier,
-    reference: &Reference,
-    device: &Device,
-) -> EncoderInput {
-    let ids = reference.i64("input_ids");
-    let types = reference
-        .has("token_type_ids")
-        .then(|| reference.i64("token_type_ids").values.as_slice());
-    EncoderInput::from_slices(
-        &ids.values,
-        Some(&reference.i64("attention_mask").values),
-        types,
-        [ids.shape[0], ids.shape[1]],
-        model.input_spec(),
-        device,
-    )
-    .unwrap()
-    .with_hidden_states(true)
-}
-
-/// Every hidden state at non-padding positions, the logits and the loss against the
-/// reference; returns the largest difference.
-fn assert_matches(
-    model: &impl SequenceClassifier,
-    reference: &Reference,
-    what: &str,
-    device: &Device,
-) -> f32 {
-    let model = model.clone().to_device(device);
-    let input = reference_input(&model, reference, device);
-    let labels = model
-        .labels(&reference.i64("labels").values, device)
-        .unwrap();
-    let output = model.forward(input, Some(labels));
-    let mask = &reference.i64("attention_mask").values;
-    let states = output.hidden_states.as_ref().unwrap();
-    let mut worst = 0.0f32;
-    let mut check = |name: &str, ours: &[f32], theirs: &[f32]| {
-        let diff = max_abs_diff(ours, theirs);
-        eprintln!("{what}: {name} max-abs diff {diff:.3e}");
-        assert!(diff < TOL, "{what}: {name} differs by {diff}");
-        worst = worst.max(diff);
-    };
-    for (layer, state) in states.iter().enumerate() {
-        let expected = reference.f32(&format!("hidden_states.{layer}"));
-        let hidden = expected.shape[2];
-        check(
-            &format!("hidden_states.{layer}"),
-            &masked_rows(&values(state), mask, hidden),
-            &masked_rows(&expected.values, mask, hidden),
-        );
-    }
-    assert!(
-        !reference.has(&format!("hidden_states.{}", states.len())),
-        "{what}: the reference has more hidden states than the model's {}",
-        states.len()
-    );
-    check(
-        "logits",
-        &values(&output.logits),
-        &reference.f32("logits").values,
-    );
-    check(
-        "loss",
-        &values(&output.loss.unwrap()),
-        &reference.f32("loss").values,
-    );
-    worst
-}
-
 #[test]
 fn every_architecture_matches_transformers_from_safetensors_and_bin() {
     let device = Device::flex();
@@ -115,7 +42,7 @@ fn every_architecture_matches_transformers_from_safetensors_and_bin() {
         assert_eq!(model.model_type(), model_type);
         assert_eq!(model.architecture(), class);
         let reference = Reference::read(&fixture(&format!("{name}/reference.safetensors")));
-        assert_matches(&model, &reference, &format!("{name}/safetensors"), &device);
+        assert_classifier_matches_on(&model, &reference, &format!("{name}/safetensors"), &device);
 
         let config = AutoConfig::from_file(fixture(&format!("{name}/config.json"))).unwrap();
         let mut from_bin = AutoModelForSequenceClassification::new(&config, &device).unwrap();
@@ -123,7 +50,7 @@ fn every_architecture_matches_transformers_from_safetensors_and_bin() {
             .load_weights(fixture(&format!("{name}/pytorch_model.bin")))
             .unwrap();
         assert!(report.is_exact(), "{name}: {report}");
-        assert_matches(&from_bin, &reference, &format!("{name}/bin"), &device);
+        assert_classifier_matches_on(&from_bin, &reference, &format!("{name}/bin"), &device);
     }
 }
 

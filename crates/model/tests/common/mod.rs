@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use bertfit_model::{
+    BertConfig, BertForSequenceClassification, BertInput, EncoderInput, SequenceClassifier,
+};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -272,4 +274,93 @@ pub fn minilm_with_reference_head(
     model.classifier.weight = Param::from_tensor(weight.transpose());
     model.classifier.bias = Some(Param::from_tensor(bias));
     (model, reference)
+}
+
+/// The four architectures beside BERT: fixture folder, `model_type` and HF class.
+pub const ARCHITECTURES: [(&str, &str, &str); 4] = [
+    (
+        "distilbert",
+        "distilbert",
+        "DistilBertForSequenceClassification",
+    ),
+    ("roberta", "roberta", "RobertaForSequenceClassification"),
+    (
+        "xlm_roberta",
+        "xlm-roberta",
+        "XLMRobertaForSequenceClassification",
+    ),
+    ("electra", "electra", "ElectraForSequenceClassification"),
+];
+
+/// The reference batch as `model`'s input, hidden states requested (token types only where
+/// the fixture stores them).
+pub fn reference_input(
+    model: &impl SequenceClassifier,
+    reference: &Reference,
+    device: &Device,
+) -> EncoderInput {
+    let ids = reference.i64("input_ids");
+    let types = reference
+        .has("token_type_ids")
+        .then(|| reference.i64("token_type_ids").values.as_slice());
+    EncoderInput::from_slices(
+        &ids.values,
+        Some(&reference.i64("attention_mask").values),
+        types,
+        [ids.shape[0], ids.shape[1]],
+        model.input_spec(),
+        device,
+    )
+    .unwrap()
+    .with_hidden_states(true)
+}
+
+/// Every hidden state at non-padding positions, the logits and the loss of any architecture's
+/// classifier against the reference, run on `device`; returns the largest difference.
+pub fn assert_classifier_matches_on(
+    model: &impl SequenceClassifier,
+    reference: &Reference,
+    what: &str,
+    device: &Device,
+) -> f32 {
+    let model = model.clone().to_device(device);
+    let input = reference_input(&model, reference, device);
+    let labels = model
+        .labels(&reference.i64("labels").values, device)
+        .unwrap();
+    let output = model.forward(input, Some(labels));
+    let mask = &reference.i64("attention_mask").values;
+    let states = output.hidden_states.as_ref().unwrap();
+    let mut worst = 0.0f32;
+    let mut check = |name: &str, ours: &[f32], theirs: &[f32]| {
+        let diff = max_abs_diff(ours, theirs);
+        eprintln!("{what}: {name} max-abs diff {diff:.3e}");
+        assert!(diff < TOL, "{what}: {name} differs by {diff}");
+        worst = worst.max(diff);
+    };
+    for (layer, state) in states.iter().enumerate() {
+        let expected = reference.f32(&format!("hidden_states.{layer}"));
+        let hidden = expected.shape[2];
+        check(
+            &format!("hidden_states.{layer}"),
+            &masked_rows(&values(state), mask, hidden),
+            &masked_rows(&expected.values, mask, hidden),
+        );
+    }
+    assert!(
+        !reference.has(&format!("hidden_states.{}", states.len())),
+        "{what}: the reference has more hidden states than the model's {}",
+        states.len()
+    );
+    check(
+        "logits",
+        &values(&output.logits),
+        &reference.f32("logits").values,
+    );
+    check(
+        "loss",
+        &values(&output.loss.unwrap()),
+        &reference.f32("loss").values,
+    );
+    worst
 }
