@@ -17,15 +17,16 @@
 //! through the [`Device`](burn::tensor::Device) it passes.
 //!
 //! ```no_run
-//! use bertfit_model::{BertForSequenceClassification, BertInput};
+//! use bertfit_model::{AutoModelForSequenceClassification, EncoderInput, SequenceClassifier};
 //! use burn::tensor::Device;
 //!
 //! # fn main() -> bertfit_model::Result<()> {
 //! let device = Device::default();
-//! let (model, report) = BertForSequenceClassification::from_pretrained("models/minilm", &device)?;
-//! println!("{report}"); // lists a freshly initialised classifier, if any
+//! // Any supported directory: BERT, DistilBERT, RoBERTa, XLM-RoBERTa or ELECTRA.
+//! let (model, report) = AutoModelForSequenceClassification::from_pretrained("models/minilm", &device)?;
+//! println!("{} ({report})", model.architecture()); // lists a freshly initialised head, if any
 //! // [CLS] hello world [SEP] in all-MiniLM-L6-v2's vocabulary
-//! let input = BertInput::from_slices(&[101, 7592, 2088, 102], None, None, [1, 4], &model.config, &device)?;
+//! let input = EncoderInput::from_slices(&[101, 7592, 2088, 102], None, None, [1, 4], model.input_spec(), &device)?;
 //! let probabilities = model.predict_proba(input);
 //! println!("{probabilities}");
 //! model.save_pretrained("models/minilm-copy")?;

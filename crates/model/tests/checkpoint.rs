@@ -259,7 +259,10 @@ fn another_architecture_is_refused() {
     let err = model
         .load_weights(fixture("other_arch/model.safetensors"))
         .unwrap_err();
-    assert!(matches!(err, ModelError::WrongArchitecture { .. }), "{err:?}");
+    assert!(
+        matches!(err, ModelError::WrongArchitecture { .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(
         text.contains("not a BERT checkpoint") && text.contains("h.0."),
