@@ -54,8 +54,12 @@ fn every_architecture_matches_transformers_from_safetensors_and_bin() {
     }
 }
 
-/// `keys.json`: what HF's own `save_pretrained` wrote for the fixture model.
-fn hf_saved_keys(name: &str) -> (Vec<(String, Vec<usize>, String)>, Vec<String>) {
+/// A saved tensor: HF key, shape, dtype name.
+type SavedTensor = (String, Vec<usize>, String);
+
+/// `keys.json`: what HF's own `save_pretrained` wrote for the fixture model (tensors, config
+/// keys).
+fn hf_saved_keys(name: &str) -> (Vec<SavedTensor>, Vec<String>) {
     let text = std::fs::read_to_string(fixture(&format!("{name}/keys.json"))).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let tensors = json["tensors"]
@@ -103,12 +107,11 @@ fn every_architecture_saves_what_hf_save_pretrained_writes() {
         model.save_pretrained(dir.path()).unwrap();
 
         let (hf_tensors, hf_config_keys) = hf_saved_keys(name);
-        let ours: Vec<(String, Vec<usize>, String)> =
-            read_safetensors(&dir.path().join("model.safetensors"))
-                .into_iter()
-                .map(|(key, shape, _, dtype)| (key, shape, dtype_name(dtype)))
-                .collect();
-        let hf: Vec<(String, Vec<usize>, String)> = hf_tensors
+        let ours: Vec<SavedTensor> = read_safetensors(&dir.path().join("model.safetensors"))
+            .into_iter()
+            .map(|(key, shape, _, dtype)| (key, shape, dtype_name(dtype)))
+            .collect();
+        let hf: Vec<SavedTensor> = hf_tensors
             .into_iter()
             .map(|(key, shape, dtype)| (key, shape, dtype.to_uppercase().replace("FLOAT32", "F32")))
             .collect();

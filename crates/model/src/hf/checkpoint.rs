@@ -470,7 +470,6 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::bert::KEYS as BERT;
 
     #[test]

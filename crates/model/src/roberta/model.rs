@@ -158,7 +158,7 @@ mod tests {
         );
         let positions = position_ids(&ids, 1).into_data().convert::<i64>();
         assert_eq!(
-            positions.to_vec::<i64>().unwrap(),
+            positions.try_to_vec::<i64>().unwrap(),
             [2, 3, 4, 5, 1, 1, 2, 3, 4, 5, 6, 7]
         );
     }

@@ -104,7 +104,7 @@ impl Reference {
     }
 
     pub fn load_path(path: &Path) -> Self {
-        let text = std::fs::read_to_string(&path)
+        let text = std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad {}: {e}", path.display()))
     }
