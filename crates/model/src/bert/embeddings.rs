@@ -4,7 +4,7 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, LayerNorm};
 use burn::prelude::*;
 
 use super::config::BertConfig;
-use crate::nn::init;
+use crate::nn::{embed, init};
 
 /// The embedding block of BERT (`bert.embeddings.*` in HF checkpoints).
 ///
@@ -22,6 +22,12 @@ pub struct BertEmbeddings {
     pub layer_norm: LayerNorm,
     /// Dropout after the LayerNorm.
     pub dropout: Dropout,
+    /// `pad_token_id`: the word row that gets no gradient (HF's `padding_idx`).
+    #[module(skip)]
+    pub padding_idx: Option<usize>,
+    /// The position row that gets no gradient (RoBERTa's `padding_idx`; none for BERT).
+    #[module(skip)]
+    pub position_padding_idx: Option<usize>,
 }
 
 impl BertEmbeddings {
@@ -77,6 +83,8 @@ impl BertEmbeddings {
             ),
             layer_norm: init::layer_norm(width, config.layer_norm_eps, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            padding_idx: config.pad_token_id,
+            position_padding_idx,
         }
     }
 
@@ -113,9 +121,13 @@ impl BertEmbeddings {
         let [batch, seq_len] = input_ids.dims();
         let token_type_ids =
             token_type_ids.unwrap_or_else(|| Tensor::zeros([batch, seq_len], &input_ids.device()));
-        let words = self.word_embeddings.forward(input_ids);
+        let words = embed(&self.word_embeddings, input_ids, self.padding_idx);
         let types = self.token_type_embeddings.forward(token_type_ids);
-        let positions = self.position_embeddings.forward(position_ids);
+        let positions = embed(
+            &self.position_embeddings,
+            position_ids,
+            self.position_padding_idx,
+        );
         let embeddings = words + types + positions;
         self.dropout.forward(self.layer_norm.forward(embeddings))
     }

@@ -13,7 +13,7 @@ use super::config::DistilBertConfig;
 use crate::error::Result;
 use crate::input::EncoderInput;
 use crate::nn::attention::{merge_heads, project_heads, scaled_dot_product};
-use crate::nn::{HiddenAct, add_norm, first_token, init};
+use crate::nn::{HiddenAct, add_norm, embed, first_token, init};
 use crate::task::{SequenceClassifierOutput, cross_entropy};
 
 /// DistilBERT's LayerNorm epsilon (hard-coded in HF, not a config key).
@@ -30,6 +30,9 @@ pub struct DistilBertEmbeddings {
     pub layer_norm: LayerNorm,
     /// Dropout after the LayerNorm.
     pub dropout: Dropout,
+    /// `pad_token_id`: the word row that gets no gradient (HF's `padding_idx`).
+    #[module(skip)]
+    pub padding_idx: Option<usize>,
 }
 
 impl DistilBertEmbeddings {
@@ -61,6 +64,7 @@ impl DistilBertEmbeddings {
             position_embeddings,
             layer_norm: init::layer_norm(config.dim, LAYER_NORM_EPS, device),
             dropout: DropoutConfig::new(config.dropout).init(),
+            padding_idx: config.pad_token_id,
         }
     }
 
@@ -71,8 +75,8 @@ impl DistilBertEmbeddings {
         let seq_len = input_ids.dims()[1];
         let positions =
             Tensor::<1, Int>::arange(0..seq_len as i64, &input_ids.device()).unsqueeze::<2>();
-        let embeddings =
-            self.word_embeddings.forward(input_ids) + self.position_embeddings.forward(positions);
+        let embeddings = embed(&self.word_embeddings, input_ids, self.padding_idx)
+            + self.position_embeddings.forward(positions);
         self.dropout.forward(self.layer_norm.forward(embeddings))
     }
 }

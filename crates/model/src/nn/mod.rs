@@ -11,7 +11,7 @@ pub(crate) mod init;
 
 pub use activation::HiddenAct;
 
-use burn::nn::LayerNorm;
+use burn::nn::{Embedding, LayerNorm};
 use burn::prelude::*;
 
 /// `LayerNorm(hidden + residual)`: the post-norm residual step of every encoder here.
@@ -34,4 +34,25 @@ pub(crate) fn add_norm(
 pub(crate) fn first_token(hidden: Tensor<3>) -> Tensor<2> {
     let [batch, _, hidden_size] = hidden.dims();
     hidden.slice([0..batch, 0..1]).reshape([batch, hidden_size])
+}
+
+/// `embedding(ids)` where the `padding_idx` row gets no gradient, as in torch's
+/// `nn.Embedding(padding_idx=…)`: on an autodiff device the rows looked up at `padding_idx` are
+/// detached. The forward values are the same.
+///
+/// # Shapes
+/// - `ids`: `[batch, seq_len]`
+/// - output: `[batch, seq_len, d_model]`
+pub(crate) fn embed(
+    embedding: &Embedding,
+    ids: Tensor<2, Int>,
+    padding_idx: Option<usize>,
+) -> Tensor<3> {
+    let Some(pad) = padding_idx.filter(|_| ids.device().is_autodiff()) else {
+        return embedding.forward(ids);
+    };
+    let padding = ids.clone().equal_elem(pad as i64).unsqueeze_dim::<3>(2);
+    let out = embedding.forward(ids);
+    let padding = padding.expand(out.dims());
+    out.clone().mask_where(padding, out.detach())
 }
