@@ -8,8 +8,11 @@
 //! `transformers.Trainer` and with flex within 1e-4 (per-step loss and gradient norm, final
 //! weights).
 //!
-//! The `backends` step of `cargo xtask ci` builds and runs this with `--features tch,wgpu`; the
-//! default build checks flex alone.
+//! DistilBERT, RoBERTa, XLM-RoBERTa and ELECTRA get the same inference and five-step Trainer
+//! checks against `transformers` on every backend.
+//!
+//! `cargo xtask ci` builds and runs this in its one test build, with
+//! `--features bertfit-cli/tch,bertfit-cli/wgpu`; a default build checks flex alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../crates/model/tests/common/mod.rs"]
@@ -363,6 +366,37 @@ fn unpadded_batches_take_the_unmasked_path_with_the_same_numbers() {
                 println!("{name}: unmasked logits vs flex max-abs diff {d:.3e}");
                 assert!(d < 1e-4, "{name}: {unmasked:?} vs flex {reference:?}");
             }
+        }
+    }
+}
+
+/// DistilBERT, RoBERTa, XLM-RoBERTa and ELECTRA on every backend: hidden states, logits and loss
+/// against `transformers` (the tiny fixture checkpoints, inference), then five `Trainer` steps
+/// against `transformers.Trainer` (per-step loss and gradient norm, final weights), within 1e-4.
+#[test]
+fn every_architecture_matches_transformers_on_every_backend() {
+    use bertfit_model::{AutoModelForSequenceClassification, SequenceClassifier};
+    for (name, device) in backends() {
+        for (arch, _, _) in model_common::ARCHITECTURES {
+            let (model, _) = AutoModelForSequenceClassification::from_pretrained(
+                model_common::fixture(arch),
+                &device,
+            )
+            .unwrap();
+            let reference = model_common::Reference::read(&model_common::fixture(&format!(
+                "{arch}/reference.safetensors"
+            )));
+            let inference = model_common::assert_classifier_matches_on(
+                &model,
+                &reference,
+                &format!("{arch} on {name}"),
+                &device,
+            );
+            let (loss, grad_norm, weights) = train_common::five_arch_trainer_steps(arch, &device);
+            eprintln!(
+                "{arch} on {name}: inference {inference:.3e}; 5 Trainer steps: loss {loss:.3e}, \
+                 grad_norm {grad_norm:.3e}, final weights {weights:.3e}"
+            );
         }
     }
 }

@@ -415,7 +415,7 @@ fn hub_model_ids_download_into_the_hf_cache() {
     let content_requests = |hub: &mock_hub::MockHub| {
         hub.log()
             .iter()
-            .filter(|r| r.path.contains("/resolve/") && r.range.as_deref() != Some("bytes=0-0"))
+            .filter(|r| r.path.contains("/resolve/") && r.method == "GET")
             .count()
     };
     assert_eq!(content_requests(&hub), files.len());
@@ -705,4 +705,157 @@ fn bench_workloads_print_consistent_json() {
         err.contains("--seq 65") && err.contains("max_position_embeddings (64)"),
         "{err}"
     );
+}
+
+/// A two-label (`neg`, `pos`) randomly initialised model of the architecture of the model
+/// fixture `name`, with that fixture's own kind of tokenizer (WordPiece, byte-level BPE,
+/// Unigram).
+fn architecture_model_dir(dir: &Path, name: &str) -> PathBuf {
+    use bertfit_model::{AutoConfig, AutoModelForSequenceClassification, SequenceClassifier};
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model/tests/fixtures")
+        .join(name);
+    let mut config = AutoConfig::from_file(fixture.join("config.json")).unwrap();
+    config.set_labels(&["neg", "pos"]);
+    let device = Device::flex();
+    device.seed(1);
+    let model_dir = dir.join(name);
+    AutoModelForSequenceClassification::new(&config, &device)
+        .unwrap()
+        .save_pretrained(&model_dir)
+        .unwrap();
+    for file in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(fixture.join(file), model_dir.join(file)).unwrap();
+    }
+    model_dir
+}
+
+/// `finetune`, `predict`, `evaluate` and `info` on a local directory of every architecture
+/// besides BERT; `finetune` refuses a `--max-length` the model cannot take before writing
+/// anything.
+#[test]
+fn every_architecture_finetunes_predicts_evaluates_and_describes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_reviews(tmp.path());
+    let data = data.to_str().unwrap();
+    let json_lines = |out: &Output| -> Vec<serde_json::Value> {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    for (name, model_type) in [
+        ("distilbert", "distilbert"),
+        ("roberta", "roberta"),
+        ("xlm_roberta", "xlm-roberta"),
+        ("electra", "electra"),
+    ] {
+        let base = architecture_model_dir(tmp.path(), name);
+        let base = base.to_str().unwrap();
+        let info = &json_lines(&bertfit(&["info", base, "--json"]))[0];
+        assert_eq!(info["model_type"], model_type, "{info}");
+        assert!(
+            info["architecture"]
+                .as_str()
+                .unwrap()
+                .ends_with("ForSequenceClassification"),
+            "{info}"
+        );
+        assert_eq!(info["labels"], serde_json::json!(["neg", "pos"]));
+        assert!(info["layers"].as_u64().is_some(), "{info}");
+
+        let out = tmp.path().join(format!("{name}-out"));
+        let out_s = out.to_str().unwrap();
+        let too_long = bertfit(&[
+            "finetune",
+            "--model",
+            base,
+            "--dataset",
+            data,
+            "--output-dir",
+            out_s,
+            "--max-length",
+            "1000",
+        ]);
+        assert!(!too_long.status.success());
+        let stderr = text(&too_long.stderr);
+        assert!(
+            stderr.contains("--max-length 1000") && stderr.contains("max_position_embeddings"),
+            "{name}: {stderr}"
+        );
+        assert!(!out.exists(), "{name}: a refused run left {out_s}");
+
+        let run = bertfit(&[
+            "finetune",
+            "--model",
+            base,
+            "--dataset",
+            data,
+            "--train-size",
+            "16",
+            "--eval-size",
+            "8",
+            "--max-length",
+            "32",
+            "--padding",
+            "longest",
+            "--num-train-epochs",
+            "1",
+            "--output-dir",
+            out_s,
+            "--no-progress",
+        ]);
+        assert!(run.status.success(), "{name}: {}", text(&run.stderr));
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["model_type"], model_type);
+        assert!(out.join("tokenizer.json").is_file() && out.join("eval_results.json").is_file());
+
+        let sentences = ["A wonderful film.", "I cannot stand it anymore!", "Fine."];
+        let predicted = json_lines(&bertfit(&[
+            "predict",
+            "--model",
+            out_s,
+            "--format",
+            "json",
+            "--batch-size",
+            "2",
+            sentences[0],
+            sentences[1],
+            sentences[2],
+        ]));
+        assert_eq!(predicted.len(), 3, "{name}");
+        for (line, sentence) in predicted.iter().zip(sentences) {
+            assert_eq!(line["text"], sentence);
+            let (neg, pos) = (
+                line["scores"]["neg"].as_f64().unwrap(),
+                line["scores"]["pos"].as_f64().unwrap(),
+            );
+            assert!((neg + pos - 1.0).abs() < 1e-5, "{name}: {line}");
+            assert_eq!(line["label"], if pos > neg { "pos" } else { "neg" });
+        }
+
+        let report = &json_lines(&bertfit(&[
+            "evaluate",
+            "--model",
+            out_s,
+            "--dataset",
+            data,
+            "--split",
+            "test",
+            "--size",
+            "8",
+            "--format",
+            "json",
+        ]))[0];
+        assert!(
+            report["eval_accuracy"].as_f64().is_some(),
+            "{name}: {report}"
+        );
+        let info = &json_lines(&bertfit(&["info", out_s, "--json"]))[0];
+        assert_eq!(info["model_type"], model_type);
+        assert_eq!(info["missing"], serde_json::json!([]));
+    }
 }

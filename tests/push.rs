@@ -1,9 +1,16 @@
 //! `bertfit push` end to end: the real binary against a mock Hugging Face Hub on 127.0.0.1 that
-//! serves the upload side of the Hub — `POST /api/repos/create`,
+//! serves the upload side of the Hub as the real Hub answers it — `POST /api/repos/create`,
 //! `POST /api/models/{repo}/preupload/{rev}`, the Git LFS batch API
-//! (`POST /{repo}.git/info/lfs/objects/batch`, then `PUT` to the upload URL it hands out and
-//! `POST` to the verify URL) and `POST /api/models/{repo}/commit/{rev}` (NDJSON) — checks the
-//! bearer token, stores LFS objects and committed files, and records every request.
+//! (`POST /{repo}.git/info/lfs/objects/batch`: `xet` when the client offers it, else `basic` with
+//! upload and verify actions), `GET /api/models/{repo}/xet-write-token/{rev}` and
+//! `POST /api/models/{repo}/commit/{rev}` (NDJSON) — checks the bearer token, stores committed
+//! files, and records every request.
+//!
+//! The Xet storage (CAS) behind it is hf-xet's own simulation server (`xet-client`'s
+//! `LocalServer`, the CAS protocol as the Xet team emulates it), reached through a recording
+//! proxy. A commit's `lfsFile` lines are checked as the Hub checks them: the sha256 must name a
+//! file the CAS holds (found through the shards uploaded to it), and the committed bytes are
+//! read back from the CAS.
 //!
 //! This test only spawns the binary: it links no burn and no bertfit crate.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,9 +20,10 @@ mod server;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -23,8 +31,164 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 use server::Server;
 use sha2::{Digest, Sha256};
+use xet_client::cas_client::{DirectAccessClient, LocalServer, LocalServerConfig};
+use xet_core_structures::metadata_shard::MDBShardInfo;
 
 const TOKEN: &str = "hf_mockSecretToken0123456789";
+const XET_TOKEN: &str = "xet_mockWriteToken42";
+
+// ------------------------------------------------------------------ the mock CAS
+
+/// hf-xet's simulated CAS on a private port, with a proxy in front that records every byte
+/// clients send to it.
+struct Cas {
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    client: Arc<dyn DirectAccessClient>,
+    shard_dir: PathBuf,
+    _data: tempfile::TempDir,
+    proxy: Proxy,
+}
+
+impl Cas {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let (server, listener) = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let config = LocalServerConfig {
+                data_directory: data.path().to_path_buf(),
+                host: "127.0.0.1".to_string(),
+                port,
+                in_memory: false,
+            };
+            let ctx = xet_runtime::core::XetContext::default().unwrap();
+            (LocalServer::new(ctx, config).await.unwrap(), listener)
+        });
+        let client = server.client();
+        let upstream = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        runtime.spawn(async move {
+            server.serve_until_stopped(listener, stopped).await.unwrap();
+        });
+        Self {
+            runtime,
+            stop: Some(stop),
+            client,
+            shard_dir: data.path().join("shards"),
+            _data: data,
+            proxy: Proxy::start(upstream),
+        }
+    }
+
+    /// Where clients are sent: the proxy.
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.proxy.addr)
+    }
+
+    /// Content of the file whose sha256 is `oid`, if a shard uploaded to the CAS names it.
+    fn file_by_sha256(&self, oid: &str) -> Option<Vec<u8>> {
+        for entry in std::fs::read_dir(&self.shard_dir).ok()? {
+            let path = entry.ok()?.path();
+            let mut reader = std::fs::File::open(&path).ok()?;
+            let Ok(shard) = MDBShardInfo::load_from_reader(&mut reader) else {
+                continue;
+            };
+            let Ok(files) = shard.read_all_file_info_sections(&mut reader) else {
+                continue;
+            };
+            for file in files {
+                if file.metadata_ext.is_some_and(|ext| ext.sha256.hex() == oid) {
+                    let bytes = self
+                        .runtime
+                        .block_on(self.client.get_file_data(&file.metadata.file_hash, None))
+                        .ok()?;
+                    return Some(bytes.to_vec());
+                }
+            }
+        }
+        None
+    }
+
+    /// Everything clients sent to the CAS so far.
+    fn traffic(&self) -> Vec<u8> {
+        self.proxy.sent.lock().unwrap().clone()
+    }
+
+    fn clear_traffic(&self) {
+        self.proxy.sent.lock().unwrap().clear();
+    }
+}
+
+impl Drop for Cas {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A TCP proxy that forwards each connection to `upstream` and keeps what clients sent.
+struct Proxy {
+    addr: SocketAddr,
+    sent: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log, stopped) = (sent.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let (Ok(client), Ok(server)) = (client, TcpStream::connect(upstream)) else {
+                    continue;
+                };
+                let (mut from_client, mut to_server) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n) = from_client.read(&mut buf) {
+                        if n == 0 || to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        log.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                    let _ = to_server.shutdown(Shutdown::Write);
+                });
+                let (mut from_server, mut to_client) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        Self { addr, sent, stop }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// How often `needle` occurs in `haystack`.
+fn occurrences(haystack: &[u8], needle: &str) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
+}
 
 // ------------------------------------------------------------------ the mock Hub
 
@@ -56,11 +220,16 @@ struct Repo {
     commits: usize,
 }
 
+/// The CAS as the mock Hub's commit handler sees it.
+type CasLookup = Arc<dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     repos: BTreeMap<String, Repo>,
-    /// LFS objects by sha256 oid.
+    /// LFS objects uploaded through the `basic` transfer, by sha256 oid.
     lfs: BTreeMap<String, Vec<u8>>,
+    /// The Xet storage's URL and a lookup of its files by sha256.
+    cas: Option<(String, CasLookup)>,
     log: Vec<Request>,
     /// Protocol violations the mock noticed (the test asserts there are none).
     violations: Vec<String>,
@@ -69,13 +238,20 @@ struct State {
 struct MockHub {
     server: Server<State>,
     state: Arc<Mutex<State>>,
+    cas: Arc<Cas>,
 }
 
 impl MockHub {
     fn start() -> Self {
         let server = Server::start(handle);
         let state = server.state.clone();
-        Self { server, state }
+        let cas = Arc::new(Cas::start());
+        let lookup = cas.clone();
+        state.lock().unwrap().cas = Some((
+            cas.endpoint(),
+            Arc::new(move |oid: &str| lookup.file_by_sha256(oid)),
+        ));
+        Self { server, state, cas }
     }
 
     fn endpoint(&self) -> String {
@@ -88,10 +264,18 @@ impl MockHub {
 
     fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
+        self.cas.clear_traffic();
     }
 
     fn with<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.state.lock().unwrap())
+    }
+}
+
+impl Drop for MockHub {
+    fn drop(&mut self) {
+        // The lookup closure holds the CAS; drop it with the Hub.
+        self.state.lock().unwrap().cas = None;
     }
 }
 
@@ -230,6 +414,8 @@ fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std:
             (repo.to_string(), "preupload", rev.to_string())
         } else if let Some((repo, rev)) = rest.split_once("/commit/") {
             (repo.to_string(), "commit", rev.to_string())
+        } else if let Some((repo, rev)) = rest.split_once("/xet-write-token/") {
+            (repo.to_string(), "xet-write-token", rev.to_string())
         } else {
             return respond(&mut stream, "404 Not Found", &json!({"error": "no route"}));
         };
@@ -238,6 +424,28 @@ fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std:
                 &mut stream,
                 "404 Not Found",
                 &json!({"error": "Repository or revision not found"}),
+            );
+        }
+        if action == "xet-write-token" {
+            if method != "GET" {
+                st.violations.push(format!("{method} {path}: xet token"));
+            }
+            let Some((cas_url, _)) = &st.cas else {
+                return respond(
+                    &mut stream,
+                    "503 Service Unavailable",
+                    &json!({"error": "no CAS"}),
+                );
+            };
+            let exp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                + 3600;
+            return respond(
+                &mut stream,
+                "200 OK",
+                &json!({"accessToken": XET_TOKEN, "exp": exp, "casUrl": cas_url}),
             );
         }
         if action == "preupload" {
@@ -283,7 +491,12 @@ fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std:
                 "lfsFile" => {
                     assert_eq!(value["algo"], "sha256");
                     let oid = value["oid"].as_str().unwrap();
-                    let Some(bytes) = st.lfs.get(oid).cloned() else {
+                    // Uploaded through `basic`, else a file the Xet storage holds.
+                    let stored = st.lfs.get(oid).cloned().or_else(|| {
+                        let (_, lookup) = st.cas.as_ref()?;
+                        lookup(oid)
+                    });
+                    let Some(bytes) = stored else {
                         return respond(
                             &mut stream,
                             "422 Unprocessable Entity",
@@ -322,10 +535,32 @@ fn handle(mut stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) -> std:
         let body = request.json();
         if body["operation"] != "upload"
             || body["hash_algo"] != "sha256"
-            || body["transfers"] != json!(["basic"])
             || body["ref"]["name"] != "main"
         {
             st.violations.push(format!("lfs batch: body {body}"));
+        }
+        let offered: Vec<&str> = body["transfers"]
+            .as_array()
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if offered.contains(&"xet") {
+            // The Hub's choice for a client that speaks Xet: the content goes to the CAS
+            // named by the xet write token; the objects carry no actions.
+            let objects: Vec<Value> = body["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| json!({"oid": o["oid"], "size": o["size"]}))
+                .collect();
+            return respond(
+                &mut stream,
+                "200 OK",
+                &json!({"transfer": "xet", "objects": objects}),
+            );
+        }
+        if !offered.contains(&"basic") {
+            st.violations
+                .push(format!("lfs batch: transfers {offered:?}"));
         }
         let objects: Vec<Value> = body["objects"]
             .as_array()
@@ -494,6 +729,11 @@ fn count(log: &[Request], method: &str, path_part: &str) -> usize {
         .count()
 }
 
+/// Xorb uploads in the CAS traffic (the direct route and the upload-grant route).
+fn xorb_uploads(cas: &[u8]) -> usize {
+    occurrences(cas, "POST /v1/xorbs/") + occurrences(cas, "POST /v1/xorb-grants/")
+}
+
 fn assert_no_violations(hub: &MockHub) {
     let violations = hub.with(|s| s.violations.clone());
     assert!(violations.is_empty(), "{violations:#?}");
@@ -536,15 +776,15 @@ fn push_uploads_model_files_and_card() {
     );
     assert!(hub.with(|s| s.repos["me/tiny-reviews"].private));
 
-    // Every request to the Hub carried the token; the storage PUT did not.
+    // Every request to the Hub carried the token; the Xet storage never saw it, only the Xet
+    // token the Hub handed out.
     for r in &log {
         let auth = r.header("authorization");
-        if r.path.starts_with("/storage/") {
-            assert_eq!(auth, None, "{} {}", r.method, r.path);
-        } else {
-            assert_eq!(auth, Some(format!("Bearer {TOKEN}").as_str()), "{}", r.path);
-        }
+        assert_eq!(auth, Some(format!("Bearer {TOKEN}").as_str()), "{}", r.path);
     }
+    let cas = hub.cas.traffic();
+    assert_eq!(occurrences(&cas, TOKEN), 0, "the Hub token reached the CAS");
+    assert!(occurrences(&cas, &format!("Bearer {XET_TOKEN}")) > 0);
 
     // Preupload: every file's size and its first 512 bytes as the sample.
     let local = local_files(&dir);
@@ -561,17 +801,42 @@ fn push_uploads_model_files_and_card() {
         assert_eq!(sample, bytes[..bytes.len().min(512)], "{path}");
     }
 
-    // The LFS object went through batch → PUT → verify, the commit came last.
+    // The weights went through the LFS batch (Xet chosen), a Xet write token and the CAS (a
+    // xorb with the chunks, a shard naming the file); the commit came last.
     assert_eq!(count(&log, "POST", "/lfs/objects/batch"), 1);
-    assert_eq!(count(&log, "PUT", "/storage/"), 1);
-    assert_eq!(count(&log, "POST", "/lfs/objects/verify"), 1);
+    let batch = log
+        .iter()
+        .find(|r| r.path.contains("/lfs/objects/batch"))
+        .unwrap();
+    assert!(
+        batch.json()["transfers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("xet")),
+        "{}",
+        batch.json()
+    );
+    assert_eq!(
+        count(
+            &log,
+            "GET",
+            "/api/models/me/tiny-reviews/xet-write-token/main"
+        ),
+        1
+    );
+    assert!(xorb_uploads(&cas) >= 1, "no xorb reached the CAS");
+    assert!(
+        occurrences(&cas, "/shards") >= 1,
+        "no shard reached the CAS"
+    );
+    assert_eq!(count(&log, "PUT", "/storage/"), 0);
     assert_eq!(
         log.last().unwrap().path,
         "/api/models/me/tiny-reviews/commit/main"
     );
     let weights_oid = sha256_hex(&local["model.safetensors"]);
     assert_eq!(
-        hub.with(|s| s.lfs.get(&weights_oid).cloned()),
+        hub.cas.file_by_sha256(&weights_oid),
         Some(local["model.safetensors"].clone())
     );
 
@@ -628,10 +893,14 @@ fn push_uploads_model_files_and_card() {
         .unwrap();
     assert_eq!(weights["upload_mode"], "lfs");
     assert_eq!(weights["sha256"], weights_oid.as_str());
-    assert_eq!(weights["transferred"], true);
+    let config = files.iter().find(|f| f["path"] == "config.json").unwrap();
+    assert_eq!(config["upload_mode"], "regular");
     let total: u64 = committed.values().map(|b| b.len() as u64).sum();
     assert_eq!(summary["bytes"].as_u64(), Some(total));
-    assert_eq!(summary["bytes_transferred"].as_u64(), Some(total));
+    // Inline files, plus the weights as Xet sent them (framed, maybe compressed).
+    let inline = total - local["model.safetensors"].len() as u64;
+    let sent = summary["bytes_transferred"].as_u64().unwrap();
+    assert!(sent > inline, "{sent} <= {inline}");
     assert!(
         stderr.contains("checkpoint-1/"),
         "skipped dirs are listed: {stderr}"
@@ -680,11 +949,10 @@ fn second_push_reuses_repo_and_lfs_objects() {
     assert_eq!(count(&log, "POST", "/api/repos/create"), 1); // answered 409
     assert_eq!(count(&log, "POST", "/lfs/objects/batch"), 1);
     assert_eq!(
-        count(&log, "PUT", "/storage/"),
+        xorb_uploads(&hub.cas.traffic()),
         0,
-        "the LFS object is not sent again"
+        "the weights' chunks are not sent again"
     );
-    assert_eq!(count(&log, "POST", "/lfs/objects/verify"), 0);
     let commit = log.last().unwrap();
     let header: Value = serde_json::from_str(text(&commit.body).lines().next().unwrap()).unwrap();
     assert_eq!(header["value"]["summary"], "second");

@@ -5,7 +5,6 @@
 mod commands;
 mod device;
 mod hub_model;
-mod hub_upload;
 #[cfg(feature = "tch")]
 mod tch_adamw;
 

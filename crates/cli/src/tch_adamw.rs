@@ -174,7 +174,7 @@ mod tests {
     /// kernel's steps move them.
     #[test]
     fn training_with_the_kernel_equals_the_host_pass() {
-        use bertfit_model::BertForSequenceClassification;
+        use bertfit_model::{AutoModelForSequenceClassification, SequenceClassifier};
         use bertfit_train::{EncodedDataset, Example, IntervalStrategy, Resume, Trainer};
         use burn::module::{Module, ModuleVisitor, Param};
 
@@ -214,7 +214,7 @@ mod tests {
             };
             device.seed(7);
             let (model, _) =
-                BertForSequenceClassification::from_pretrained(&fixture, &device).unwrap();
+                AutoModelForSequenceClassification::from_pretrained(&fixture, &device).unwrap();
             let mut trainer = Trainer::new(config, device.clone()).unwrap();
             if kernel {
                 trainer = trainer.with_fused_adamw(Arc::new(LibTorchFusedAdamW));
@@ -226,7 +226,8 @@ mod tests {
         };
         let (with, without) = (weights(true), weights(false));
         device.seed(7);
-        let (model, _) = BertForSequenceClassification::from_pretrained(&fixture, &device).unwrap();
+        let (model, _) =
+            AutoModelForSequenceClassification::from_pretrained(&fixture, &device).unwrap();
         let mut start = Weights(Vec::new());
         model.visit(&mut start);
         assert_eq!(with.len(), start.0.len());

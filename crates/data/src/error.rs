@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading, transforming or writing a dataset.
 ///
 /// Each message names the file, column, row or split at fault and says how to fix it; the
-/// underlying error (I/O, polars, hf-hub) stays reachable through
+/// underlying error (I/O, polars, the Hub client) stays reachable through
 /// [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -298,9 +298,9 @@ pub enum DataError {
         repo_id: String,
         /// The revision.
         revision: String,
-        /// hf-hub's error.
+        /// The Hub client's error.
         #[source]
-        source: Box<hf_hub::api::sync::ApiError>,
+        source: Box<bertfit_hub::HubError>,
     },
 
     /// The Hub answered 401 or 403.
@@ -315,24 +315,34 @@ pub enum DataError {
         repo_id: String,
         /// 401 or 403.
         status: u16,
-        /// hf-hub's error.
+        /// The Hub client's error.
         #[source]
-        source: Box<hf_hub::api::sync::ApiError>,
+        source: Box<bertfit_hub::HubError>,
     },
 
     /// Any other Hub failure: unreachable endpoint, server error, connection dropped mid-file.
     #[error(
-        "{url}: {what}; check the network or HF_ENDPOINT, rerun to resume a partial download, set \
-         HF_HUB_OFFLINE=1 to use cached files, or load local files with Source::Parquet"
+        "{what}; set HF_HUB_OFFLINE=1 to use cached files, or load local files with \
+         Source::Parquet"
     )]
     Hub {
         /// The URL (or endpoint) involved.
         url: String,
         /// A short description of the failure.
         what: String,
-        /// hf-hub's error.
+        /// The Hub client's error.
         #[source]
-        source: Box<hf_hub::api::sync::ApiError>,
+        source: Box<bertfit_hub::HubError>,
+    },
+
+    /// The dataset id is not a valid Hub repo id.
+    #[error("dataset {repo_id:?}: {source}")]
+    HubRepoId {
+        /// The id as given.
+        repo_id: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<bertfit_hub::HubError>,
     },
 
     /// The repo has no parquet files for the requested config.

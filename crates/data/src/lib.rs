@@ -2,7 +2,7 @@
 //! workflow, in Rust, with the **same rows** for the same shuffle seed.
 //!
 //! - **Sources** ([`Source`]): a dataset repo on the Hugging Face Hub ([`HubSource`], e.g.
-//!   `stanfordnlp/imdb`, through `hf-hub` and the standard HF cache, honouring `HF_ENDPOINT`,
+//!   `stanfordnlp/imdb`, through `bertfit-hub` and the standard HF cache, honouring `HF_ENDPOINT`,
 //!   `HF_TOKEN`, `HF_HUB_OFFLINE`, `HF_HOME`); local parquet, CSV and JSONL files (polars' eager
 //!   readers) with configurable column names and label names; the original `aclImdb` folder.
 //! - **Splits** ([`DatasetDict`] of [`TextDataset`]s): `dict["train"][100]` is a [`TextRow`]
@@ -72,10 +72,11 @@ mod label;
 mod load;
 pub mod rng;
 
+pub use bertfit_hub::{DEFAULT_ENDPOINT, HubOptions};
 pub use dataset::{DatasetDict, SplitInfo, TestSize, TextDataset, TextRow, TrainTestSplit};
 pub use error::{DataError, Result};
 pub use files::FileFormat;
-pub use hub::{DEFAULT_ENDPOINT, HubOptions, HubSource};
+pub use hub::HubSource;
 pub use label::LabelMap;
 pub use load::{LoadOptions, Source};
 pub use rng::permutation;

@@ -1,6 +1,6 @@
 //! The Hub path against a mock Hub on 127.0.0.1 (`support/mock_hub.rs`) that serves the
-//! endpoints `hf-hub` calls. Covers download, the Python-compatible cache layout, cache reuse, offline
-//! mode, 404, 401/token, and a connection dropped mid-file (then resumed).
+//! Hub's download endpoints. Covers download, the Python-compatible cache layout, cache reuse,
+//! offline mode, 404, 401/token, and a connection dropped mid-file (then downloaded again).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/mock_hub.rs"]
@@ -170,7 +170,8 @@ fn downloads_imdb_into_the_python_cache_layout_and_reuses_it() {
         3
     );
 
-    // 1 listing + (probe + content) per split file; README and .gitattributes are not fetched.
+    // 1 listing + (HEAD probe + GET content) per split file, pinned to the listed commit;
+    // README and .gitattributes are not fetched.
     let log = hub.log();
     assert_eq!(
         log.iter()
@@ -181,7 +182,17 @@ fn downloads_imdb_into_the_python_cache_layout_and_reuses_it() {
         1
     );
     assert_eq!(downloads(&log), 6);
-    assert!(log.iter().any(|l| l.range.as_deref() == Some("bytes=0-0")));
+    let probes: Vec<&Logged> = log
+        .iter()
+        .filter(|l| l.method == "HEAD" && l.path.contains("/resolve/"))
+        .collect();
+    assert_eq!(probes.len(), 3);
+    assert!(
+        probes.iter().all(|l| l
+            .path
+            .starts_with(&format!("/datasets/stanfordnlp/imdb/resolve/{SHA}/"))),
+        "{probes:?}"
+    );
     assert!(log.iter().all(|l| l.authorization.is_none()));
 
     // Second load: only the listing, no file requests.
@@ -345,9 +356,9 @@ fn not_found_repo_file_and_config() {
         panic!("{err}")
     };
     assert!(
-        url.ends_with(
-            "/datasets/stanfordnlp/imdb/resolve/main/plain_text/validation-00000-of-00001.parquet"
-        ),
+        url.ends_with(&format!(
+            "/datasets/stanfordnlp/imdb/resolve/{SHA}/plain_text/validation-00000-of-00001.parquet"
+        )),
         "{url}"
     );
 }
@@ -386,7 +397,7 @@ fn unauthorized_without_the_token_and_fine_with_it() {
 }
 
 #[test]
-fn a_connection_dropped_mid_file_is_an_error_then_resumes() {
+fn a_connection_dropped_mid_file_is_an_error_then_downloads_again() {
     let hub = MockHub::start();
     let data = imdb();
     hub.add_repo("stanfordnlp/imdb", SHA, data.files.clone());
@@ -399,10 +410,10 @@ fn a_connection_dropped_mid_file_is_an_error_then_resumes() {
         panic!("{err}")
     };
     assert!(
-        what.contains("interrupted") && what.contains("resumes"),
+        what.contains("interrupted") && what.contains("run again"),
         "{what}"
     );
-    // No half file in the snapshot; the partial blob waits for the next run.
+    // No half file in the snapshot; the partial blob is not used as a file.
     let repo_dir = cache.path().join("datasets--stanfordnlp--imdb");
     let snapshot_file = repo_dir
         .join("snapshots")
@@ -412,29 +423,27 @@ fn a_connection_dropped_mid_file_is_an_error_then_resumes() {
     let parts: Vec<PathBuf> = std::fs::read_dir(repo_dir.join("blobs"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "part"))
+        .filter(|p| p.extension().is_some_and(|e| e == "incomplete"))
         .collect();
     assert_eq!(parts.len(), 1);
-    let partial = std::fs::metadata(&parts[0]).unwrap().len();
-    assert!(partial > 0);
 
-    // The next run resumes from the partial file with a Range request and completes.
+    // The next run downloads the file again, whole (hf-hub 1.0 does not resume a plain-HTTP
+    // download), and completes.
     hub.clear_log();
     let dd = load(&src).unwrap();
     assert_eq!(
         texts_labels(&dd["train"].to_rows()),
         texts_labels(&data.train)
     );
-    let resumed = format!("bytes={partial}-");
     assert!(
         hub.log()
             .iter()
-            .any(|l| l.range.as_deref() == Some(resumed.as_str())),
+            .any(|l| l.method == "GET" && l.path.contains("/resolve/") && l.range.is_none()),
         "{:?}",
         hub.log()
     );
 
-    // With retries, a drop is resumed within the same call.
+    // With retries, a drop is retried within the same call.
     let cache2 = tempfile::tempdir().unwrap();
     let mut retrying = options(hub.endpoint(), cache2.path());
     retrying.retries = 2;

@@ -1,30 +1,158 @@
 //! Tokenized examples, their batching (padding) and the order they are visited in.
 
-use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
-use bertfit_tokenize::{PaddingStrategy, Tokenizer};
+use bertfit_model::{EncoderInput, InputSpec, SequenceClassifier};
+use bertfit_tokenize::{BatchEncoding, PaddingStrategy, Tokenizer};
 use burn::prelude::*;
 
-use crate::config::BatchPadding;
+use crate::config::{BatchPadding, TrainingConfig};
 use crate::error::{Result, TrainError};
 
-/// One tokenized, labelled example (unpadded; the attention mask is implied).
+/// One tokenized example (unpadded; the attention mask is implied) with its label: a class id
+/// (`i64`, the default) for sequence classification, `()` for unlabelled text to predict on;
+/// a task with per-token labels uses its own label type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Example {
+pub struct Example<L = i64> {
     /// Token ids, `[CLS] … [SEP]`, truncated to the run's `max_length`.
     pub input_ids: Vec<u32>,
     /// Segment ids, same length as `input_ids`.
     pub token_type_ids: Vec<u32>,
-    /// Class id.
-    pub label: i64,
+    /// The label.
+    pub label: L,
 }
 
 /// A tokenized dataset: the examples and the pad id to batch them with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedDataset {
+pub struct EncodedDataset<L = i64> {
     /// The examples, in dataset order.
-    pub examples: Vec<Example>,
+    pub examples: Vec<Example<L>>,
     /// Id of the padding token.
     pub pad_token_id: u32,
+}
+
+impl<L> EncodedDataset<L> {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.examples.len()
+    }
+
+    /// Whether there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.examples.is_empty()
+    }
+
+    /// Token count of each example, in dataset order.
+    pub fn lengths(&self) -> Vec<usize> {
+        self.examples.iter().map(|e| e.input_ids.len()).collect()
+    }
+
+    /// The examples at `indices`, padded into one batch.
+    pub fn collate(
+        &self,
+        indices: &[usize],
+        padding: BatchPadding,
+        max_length: usize,
+    ) -> HostBatch<L>
+    where
+        L: Clone,
+    {
+        let examples: Vec<&Example<L>> = indices.iter().map(|&i| &self.examples[i]).collect();
+        HostBatch::collate(&examples, padding, max_length, self.pad_token_id)
+    }
+}
+
+impl EncodedDataset<()> {
+    /// Tokenizes `texts` (truncated to `max_length`, unpadded) without labels, for prediction.
+    ///
+    /// # Errors
+    /// The tokenizer's errors (empty text, …) as [`TrainError::Tokenize`].
+    pub fn unlabelled<S: AsRef<str> + Sync>(
+        tokenizer: &Tokenizer,
+        texts: &[S],
+        max_length: usize,
+    ) -> Result<Self> {
+        unpadded(tokenizer, max_length, |t| t.encode_batch(texts))
+    }
+
+    /// Tokenizes text pairs as `[CLS] a [SEP] b [SEP]` (the model's own template; truncated
+    /// longest first to `max_length`, unpadded) without labels.
+    ///
+    /// # Errors
+    /// As [`unlabelled`](Self::unlabelled).
+    pub fn unlabelled_pairs<A: AsRef<str>, B: AsRef<str>>(
+        tokenizer: &Tokenizer,
+        pairs: &[(A, B)],
+        max_length: usize,
+    ) -> Result<Self> {
+        unpadded(tokenizer, max_length, |t| t.encode_pairs(pairs))
+    }
+
+    /// These examples with `labels`, one per example.
+    ///
+    /// # Errors
+    /// [`TrainError::Data`] when the counts differ or a label is negative.
+    pub fn with_labels(self, labels: &[i64]) -> Result<EncodedDataset> {
+        check_label_list(self.len(), labels)?;
+        let examples = self
+            .examples
+            .into_iter()
+            .zip(labels)
+            .map(|(e, &label)| Example {
+                input_ids: e.input_ids,
+                token_type_ids: e.token_type_ids,
+                label,
+            })
+            .collect();
+        Ok(EncodedDataset {
+            examples,
+            pad_token_id: self.pad_token_id,
+        })
+    }
+}
+
+/// Checks there is one label per text and none is negative.
+fn check_label_list(texts: usize, labels: &[i64]) -> Result<()> {
+    if texts != labels.len() {
+        return Err(TrainError::Data(format!(
+            "{texts} texts but {} labels",
+            labels.len()
+        )));
+    }
+    match labels.iter().enumerate().find(|(_, l)| **l < 0) {
+        Some((i, label)) => Err(TrainError::Data(format!(
+            "label {label} of example {i} is negative (unlabelled rows such as IMDB's `unsupervised` split cannot be trained on)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Encodes with a copy of `tokenizer` set to truncate at `max_length` and not to pad.
+fn unpadded(
+    tokenizer: &Tokenizer,
+    max_length: usize,
+    encode: impl FnOnce(&Tokenizer) -> bertfit_tokenize::Result<BatchEncoding>,
+) -> Result<EncodedDataset<()>> {
+    let mut tokenizer = tokenizer.clone();
+    let config = tokenizer
+        .config()
+        .clone()
+        .with_max_length(max_length)
+        .with_padding(PaddingStrategy::None);
+    tokenizer.set_config(config)?;
+    let encoding = encode(&tokenizer)?;
+    let examples = encoding
+        .input_ids
+        .into_iter()
+        .zip(encoding.token_type_ids)
+        .map(|(input_ids, token_type_ids)| Example {
+            input_ids,
+            token_type_ids,
+            label: (),
+        })
+        .collect();
+    Ok(EncodedDataset {
+        examples,
+        pad_token_id: tokenizer.pad_token_id(),
+    })
 }
 
 impl EncodedDataset {
@@ -39,51 +167,8 @@ impl EncodedDataset {
         labels: &[i64],
         max_length: usize,
     ) -> Result<Self> {
-        if texts.len() != labels.len() {
-            return Err(TrainError::Data(format!(
-                "{} texts but {} labels",
-                texts.len(),
-                labels.len()
-            )));
-        }
-        if let Some((i, label)) = labels.iter().enumerate().find(|(_, l)| **l < 0) {
-            return Err(TrainError::Data(format!(
-                "label {label} of example {i} is negative (unlabelled rows such as IMDB's `unsupervised` split cannot be trained on)"
-            )));
-        }
-        let mut tokenizer = tokenizer.clone();
-        let config = tokenizer
-            .config()
-            .clone()
-            .with_max_length(max_length)
-            .with_padding(PaddingStrategy::None);
-        tokenizer.set_config(config)?;
-        let encoding = tokenizer.encode_batch(texts)?;
-        let examples = encoding
-            .input_ids
-            .into_iter()
-            .zip(encoding.token_type_ids)
-            .zip(labels)
-            .map(|((input_ids, token_type_ids), &label)| Example {
-                input_ids,
-                token_type_ids,
-                label,
-            })
-            .collect();
-        Ok(Self {
-            examples,
-            pad_token_id: tokenizer.pad_token_id(),
-        })
-    }
-
-    /// Number of examples.
-    pub fn len(&self) -> usize {
-        self.examples.len()
-    }
-
-    /// Whether there are no examples.
-    pub fn is_empty(&self) -> bool {
-        self.examples.is_empty()
+        check_label_list(texts.len(), labels)?;
+        EncodedDataset::unlabelled(tokenizer, texts, max_length)?.with_labels(labels)
     }
 
     /// Class ids of all examples.
@@ -111,25 +196,92 @@ impl EncodedDataset {
     }
 }
 
+/// How evaluation and prediction batch their examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOptions {
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Padding of each batch; under [`BatchPadding::Longest`] batches are formed longest first,
+    /// so that each pads to examples of about its own length.
+    pub padding: BatchPadding,
+    /// Truncation and `max_length` padding length (default: the model's longest sequence).
+    pub max_length: Option<usize>,
+}
+
+impl Default for BatchOptions {
+    /// Batches of 32 padded to their longest example, at the model's longest sequence.
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            padding: BatchPadding::Longest,
+            max_length: None,
+        }
+    }
+}
+
+impl BatchOptions {
+    /// The evaluation batching of a training run (`per_device_eval_batch_size`, `padding`,
+    /// `max_length`).
+    pub fn eval(config: &TrainingConfig) -> Self {
+        Self {
+            batch_size: config.per_device_eval_batch_size,
+            padding: config.padding,
+            max_length: config.max_length,
+        }
+    }
+
+    /// `max_length`, or `model_max` when unset.
+    pub fn max_length_or(&self, model_max: usize) -> usize {
+        self.max_length.unwrap_or(model_max)
+    }
+}
+
+/// Runs `step` on `data` in batches of `options.batch_size`, each with the indices of its
+/// examples: longest first under dynamic padding (a stable sort, so equal lengths keep dataset
+/// order), in dataset order otherwise. Returns the number of batches.
+///
+/// The one batching loop of evaluation and prediction: callers put each output back at its
+/// example's index, so results come back in dataset order whatever the padding.
+///
+/// # Errors
+/// The first error of `step`.
+pub fn for_each_batch<L: Clone>(
+    data: &EncodedDataset<L>,
+    options: &BatchOptions,
+    max_length: usize,
+    mut step: impl FnMut(&[usize], &HostBatch<L>) -> Result<()>,
+) -> Result<usize> {
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    if options.padding == BatchPadding::Longest {
+        order.sort_by_key(|&i| std::cmp::Reverse(data.examples[i].input_ids.len()));
+    }
+    let mut batches = 0;
+    for chunk in order.chunks(options.batch_size.max(1)) {
+        step(chunk, &data.collate(chunk, options.padding, max_length))?;
+        batches += 1;
+    }
+    Ok(batches)
+}
+
 /// A padded batch on the host, row-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostBatch {
+pub struct HostBatch<L = i64> {
     /// Token ids, `[batch, seq_len]`.
     pub input_ids: Vec<i64>,
     /// 1 for tokens, 0 for padding.
     pub attention_mask: Vec<i64>,
     /// Segment ids.
     pub token_type_ids: Vec<i64>,
-    /// Class ids, `[batch]`.
-    pub labels: Vec<i64>,
+    /// The examples' labels, `[batch]`.
+    pub labels: Vec<L>,
     /// `[batch, seq_len]`.
     pub shape: [usize; 2],
 }
 
-impl HostBatch {
+impl<L: Clone> HostBatch<L> {
     /// Pads `examples` to `max_length` or to the longest of them.
     pub fn collate(
-        examples: &[&Example],
+        examples: &[&Example<L>],
         padding: BatchPadding,
         max_length: usize,
         pad_id: u32,
@@ -147,58 +299,63 @@ impl HostBatch {
             input_ids: Vec::with_capacity(examples.len() * seq_len),
             attention_mask: Vec::with_capacity(examples.len() * seq_len),
             token_type_ids: Vec::with_capacity(examples.len() * seq_len),
-            labels: examples.iter().map(|e| e.label).collect(),
+            labels: examples.iter().map(|e| e.label.clone()).collect(),
             shape: [examples.len(), seq_len],
         };
         for example in examples {
-            let n = example.input_ids.len();
-            batch
-                .input_ids
-                .extend(example.input_ids.iter().map(|&id| i64::from(id)));
-            batch
-                .input_ids
-                .extend(std::iter::repeat_n(i64::from(pad_id), seq_len - n));
-            batch.attention_mask.extend(std::iter::repeat_n(1, n));
-            batch
-                .attention_mask
-                .extend(std::iter::repeat_n(0, seq_len - n));
-            batch
-                .token_type_ids
-                .extend(example.token_type_ids.iter().map(|&t| i64::from(t)));
-            batch
-                .token_type_ids
-                .extend(std::iter::repeat_n(0, seq_len - n));
+            batch.push_padded(example, seq_len, pad_id);
         }
         batch
     }
+}
 
-    /// Tensors for the model on `device`, checked against its config.
-    ///
-    /// # Errors
-    /// [`TrainError::Model`] when ids fall outside the vocabulary or labels outside the head.
-    pub fn to_tensors(
-        &self,
-        model: &BertForSequenceClassification,
-        device: &Device,
-    ) -> Result<(BertInput, Tensor<1, Int>)> {
-        let input = self.input(&model.config, device)?;
-        let labels = model.labels(&self.labels, device)?;
-        Ok((input, labels))
+impl<L> HostBatch<L> {
+    fn push_padded(&mut self, example: &Example<L>, seq_len: usize, pad_id: u32) {
+        let n = example.input_ids.len();
+        self.input_ids
+            .extend(example.input_ids.iter().map(|&id| i64::from(id)));
+        self.input_ids
+            .extend(std::iter::repeat_n(i64::from(pad_id), seq_len - n));
+        self.attention_mask.extend(std::iter::repeat_n(1, n));
+        self.attention_mask
+            .extend(std::iter::repeat_n(0, seq_len - n));
+        self.token_type_ids
+            .extend(example.token_type_ids.iter().map(|&t| i64::from(t)));
+        self.token_type_ids
+            .extend(std::iter::repeat_n(0, seq_len - n));
     }
 
-    /// The model input alone.
+    /// The model input alone, checked against what the model accepts (a config converts into
+    /// an [`InputSpec`]).
     ///
     /// # Errors
-    /// [`TrainError::Model`] when ids fall outside the vocabulary.
-    pub fn input(&self, config: &BertConfig, device: &Device) -> Result<BertInput> {
-        Ok(BertInput::from_slices(
+    /// [`TrainError::Model`] when ids fall outside the vocabulary or the batch is too long.
+    pub fn input(&self, spec: impl Into<InputSpec>, device: &Device) -> Result<EncoderInput> {
+        Ok(EncoderInput::from_slices(
             &self.input_ids,
             Some(&self.attention_mask),
             Some(&self.token_type_ids),
             self.shape,
-            config,
+            spec,
             device,
         )?)
+    }
+}
+
+impl HostBatch {
+    /// Tensors for `model` on `device`: the input, checked against the model's
+    /// [`InputSpec`], and the class ids.
+    ///
+    /// # Errors
+    /// [`TrainError::Model`] when ids fall outside the vocabulary or labels outside the head.
+    pub fn to_tensors<M: SequenceClassifier>(
+        &self,
+        model: &M,
+        device: &Device,
+    ) -> Result<(EncoderInput, Tensor<1, Int>)> {
+        let input = self.input(model.input_spec(), device)?;
+        let labels = model.labels(&self.labels, device)?;
+        Ok((input, labels))
     }
 }
 

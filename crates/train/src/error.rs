@@ -59,6 +59,29 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// The tokenizer's vocabulary is larger than the model's embeddings: some of its ids would
+    /// index past them.
+    #[error(
+        "the tokenizer has {tokenizer} tokens but the model's vocab_size is {model}: ids {model} and above would fall outside its embeddings; use the tokenizer saved with the model (tokenizer.json or vocab.txt in the model's directory)"
+    )]
+    VocabularyMismatch {
+        /// Tokens in the tokenizer's vocabulary, added tokens included.
+        tokenizer: usize,
+        /// The model's `vocab_size`.
+        model: usize,
+    },
+    /// A `max_length` longer than the model's position embeddings.
+    #[error(
+        "max_length {max_length} exceeds the model's {key} ({limit}); truncate to at most {limit} tokens"
+    )]
+    MaxLength {
+        /// The length asked for.
+        max_length: usize,
+        /// The longest sequence the model takes.
+        limit: usize,
+        /// The `config.json` key that sets `limit`.
+        key: &'static str,
+    },
     /// The backend failed to compute or read back a tensor.
     #[error("backend error: {0}")]
     Backend(String),

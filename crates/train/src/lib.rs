@@ -1,6 +1,8 @@
-//! Fine-tuning BERT classifiers with the Hugging Face `Trainer` recipe, in burn.
+//! Fine-tuning and using Hugging Face sequence classifiers (BERT, DistilBERT, RoBERTa,
+//! XLM-RoBERTa, ELECTRA) with the `transformers` `Trainer` recipe, in burn.
 //!
-//! [`Trainer`] takes a [`BertForSequenceClassification`](bertfit_model::BertForSequenceClassification),
+//! [`Trainer`] takes any [`SequenceClassifier`](bertfit_model::SequenceClassifier) (such as
+//! [`AutoModelForSequenceClassification`](bertfit_model::AutoModelForSequenceClassification)),
 //! a tokenized training set ([`EncodedDataset`]) and optionally an evaluation set, and runs the
 //! recipe of `transformers.Trainer` with its defaults ([`TrainingConfig`]): AdamW (β 0.9/0.999,
 //! ε 1e-8, decoupled weight decay off biases and LayerNorm weights), linear decay with warmup,
@@ -11,18 +13,23 @@
 //! to `metrics.jsonl` in the output directory; checkpoints are written atomically and a run
 //! resumed from one ends with the same weights as an uninterrupted run.
 //!
+//! The loop is generic over a [`Task`] (burn-train's `TrainStep`/`ValidStep`: a batch's loss,
+//! a dataset's evaluation, the label type and the metrics); [`SequenceClassification`] is the
+//! one for a label per text. [`TextClassifier`] (tokenizer + model + label names) classifies
+//! texts and text pairs, batched longest first, through the same core as [`evaluate()`].
+//!
 //! The crate names no backend: pass the [`Device`](burn::tensor::Device) to train on; the
 //! trainer uses its autodiff form.
 //!
 //! ```no_run
-//! use bertfit_model::BertForSequenceClassification;
+//! use bertfit_model::{AutoModelForSequenceClassification, SequenceClassifier};
 //! use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 //! use bertfit_train::{EncodedDataset, IntervalStrategy, Resume, Trainer, TrainingConfig};
 //! use burn::tensor::Device;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let device = Device::default();
-//! let (model, _) = BertForSequenceClassification::from_pretrained("models/base", &device)?;
+//! let (model, _) = AutoModelForSequenceClassification::from_pretrained("models/base", &device)?;
 //! let tokenizer = Tokenizer::from_dir("models/base", TokenizerConfig::default())?;
 //! let train = EncodedDataset::encode(&tokenizer, &["great film", "dull film"], &[1, 0], 128)?;
 //! let eval = train.clone();
@@ -39,25 +46,36 @@
 //! ```
 
 mod batch;
+mod checkpoint;
 mod clip;
 mod config;
 mod error;
+mod evaluate;
+mod inference;
 mod log;
 pub mod metrics;
 pub mod optim;
 mod schedule;
+mod task;
+#[cfg(test)]
+mod test_support;
 mod trainer;
 
-pub use batch::{EncodedDataset, Example, HostBatch, SplitMix64, derive_seed, epoch_order};
+pub use batch::{
+    BatchOptions, EncodedDataset, Example, HostBatch, SplitMix64, derive_seed, epoch_order,
+    for_each_batch,
+};
+pub use checkpoint::{Resume, TrainerState, files, list_checkpoints};
 pub use clip::clip_global_norm;
 pub use config::{BatchPadding, IntervalStrategy, TrainingConfig};
 pub use error::{Result, TrainError};
+pub use evaluate::{Evaluation, evaluate};
+pub use inference::{Prediction, TextClassifier, check_vocabulary, log_probabilities, logits};
 pub use metrics::{ClassificationReport, RocCurve};
-pub use optim::{AdamWStep, FusedAdamW, FusedTensors, HfAdamW, OptimizerKind};
+pub use optim::{AdamWStep, FusedAdamW, FusedTensors, HfAdamW, OptimizerKind, adamw};
 pub use schedule::LinearSchedule;
-pub use trainer::{
-    Evaluation, Resume, TrainOutput, Trainer, TrainerState, adamw, files, list_checkpoints,
-};
+pub use task::{EvalMetrics, SequenceClassification, Task};
+pub use trainer::{TrainOutput, Trainer};
 
 /// The crates this one builds on, re-exported for convenience.
 pub use bertfit_model as model;

@@ -26,12 +26,16 @@
 //! Both keep burn's [`AdamWState`] (step count and both moments), so checkpoints written with
 //! either resume with either.
 
-use burn::optim::{AdamWState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::module::{Module, ParamGroup, ParamId};
+use burn::optim::{AdamWState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer};
 use burn::prelude::*;
 use burn::tensor::DType;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+use crate::clip::float_params;
+use crate::config::TrainingConfig;
 
 /// How AdamW updates the weights (HF's `TrainingArguments.optim`, for the AdamW choices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -362,6 +366,37 @@ impl Optimizer for HfAdamW {
         state.momentum = state.momentum.to_device(device);
         state
     }
+}
+
+/// The optimizer the [`Trainer`](crate::Trainer) steps `model` with: [`HfAdamW`] as `config`
+/// sets it (β, ε, `optim`), with HF's parameter groups: `weight_decay` on rank-2 parameters
+/// (weights and embeddings), none on rank-1 parameters (biases and LayerNorm weights).
+///
+/// `kernel` is a backend's own fused update (see [`FusedAdamW`]), tried first when
+/// `config.optim` is [`OptimizerKind::AdamwTorchFused`].
+pub fn adamw<M: Module>(
+    config: &TrainingConfig,
+    model: &M,
+    kernel: Option<Arc<dyn FusedAdamW>>,
+) -> ModuleOptimizer {
+    let adam = |weight_decay: f64| HfAdamW {
+        beta_1: config.adam_beta1,
+        beta_2: config.adam_beta2,
+        epsilon: config.adam_epsilon,
+        weight_decay,
+        kind: config.optim,
+        kernel: kernel.clone(),
+    };
+    let no_decay: Vec<ParamId> = float_params(model)
+        .into_iter()
+        .filter(|&(_, rank)| rank == 1)
+        .map(|(id, _)| id)
+        .collect();
+    ModuleOptimizer::from(adam(config.weight_decay)).with_group(
+        ParamGroup::from_ids(no_decay),
+        adam(0.0),
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! and the process's peak resident memory. `xtask/bench/reference.py` prints the same object for
 //! transformers + PyTorch on the same workload, so the two are compared row by row.
 //!
-//! - `train-step`: forward + backward + AdamW step of `BertForSequenceClassification` on a
-//!   batch of random token ids (all attended), dropout on, samples/second.
-//! - `inference`: forward pass in eval mode on such a batch, logits read back, sequences/second.
+//! - `train-step`: forward + backward + AdamW step of the model (any supported architecture) on
+//!   a batch of random token ids (all attended), dropout on, samples/second.
+//! - `inference`: what `bertfit predict` runs per batch, in eval mode on such a batch (input
+//!   checked and moved to the device, forward pass), logits read back, sequences/second.
 //! - `tokenize`: the `text` column of a parquet/CSV/JSONL file through the model's tokenizer,
 //!   truncated and padded to `--seq`, texts/second.
 //! - `texts`: writes the IMDB-sized generated reviews the tokenize row reads.
@@ -17,9 +18,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use bertfit_data::{Source, TextDataset};
-use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use bertfit_model::{
+    AutoConfig, AutoModelForSequenceClassification, InputSpec, SequenceClassifier,
+};
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
-use bertfit_train::{SplitMix64, TrainingConfig};
+use bertfit_train::{HostBatch, SplitMix64, TrainingConfig};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -123,53 +126,48 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_model(args: &ModelArgs, device: &Device) -> Result<BertForSequenceClassification> {
+fn load_model(args: &ModelArgs, device: &Device) -> Result<AutoModelForSequenceClassification> {
     // Seeds random weights, and the freshly initialised classifier of a checkpoint without one.
     device.seed(args.seed);
     match (&args.model, &args.config) {
         (Some(dir), _) => {
-            let (model, _report) = BertForSequenceClassification::from_pretrained(dir, device)
+            let (model, _report) = AutoModelForSequenceClassification::from_pretrained(dir, device)
                 .with_context(|| format!("loading the model in {}", dir.display()))?;
             Ok(model)
         }
         (None, Some(path)) => {
-            let config = BertConfig::from_file(path)
+            let config = AutoConfig::from_file(path)
                 .with_context(|| format!("reading the model config {}", path.display()))?;
-            Ok(BertForSequenceClassification::new(&config, device)?)
+            Ok(AutoModelForSequenceClassification::new(&config, device)?)
         }
         (None, None) => bail!("give --model DIR or --config FILE"),
     }
 }
 
 /// A `[batch, seq]` batch of random ids (all attended) and random binary labels.
-fn random_batch(
-    args: &ModelArgs,
-    config: &BertConfig,
-    device: &Device,
-) -> Result<(BertInput, Vec<i64>)> {
-    if args.seq > config.max_position_embeddings || args.seq < 2 {
+fn random_batch(args: &ModelArgs, spec: &InputSpec) -> Result<HostBatch> {
+    if args.seq > spec.max_length || args.seq < 2 {
         bail!(
-            "--seq {} must be between 2 and the model's max_position_embeddings ({})",
+            "--seq {} must be between 2 and the model's {} ({})",
             args.seq,
-            config.max_position_embeddings
+            spec.max_length_key,
+            spec.max_length
         );
     }
     let mut rng = SplitMix64::new(args.seed);
     // Ordinary word pieces: skip the first 1 000 ids ([PAD], [unused…], [CLS], …).
-    let low = 1_000.min(config.vocab_size - 1);
-    let ids: Vec<i64> = (0..args.batch * args.seq)
-        .map(|_| (low + rng.below(config.vocab_size - low)) as i64)
+    let low = 1_000.min(spec.vocab_size - 1);
+    let input_ids: Vec<i64> = (0..args.batch * args.seq)
+        .map(|_| (low + rng.below(spec.vocab_size - low)) as i64)
         .collect();
     let labels = (0..args.batch).map(|_| rng.below(2) as i64).collect();
-    let input = BertInput::from_slices(
-        &ids,
-        Some(&vec![1; ids.len()]),
-        Some(&vec![0; ids.len()]),
-        [args.batch, args.seq],
-        config,
-        device,
-    )?;
-    Ok((input, labels))
+    Ok(HostBatch {
+        attention_mask: vec![1; input_ids.len()],
+        token_type_ids: vec![0; input_ids.len()],
+        input_ids,
+        labels,
+        shape: [args.batch, args.seq],
+    })
 }
 
 fn train_step(args: &ModelArgs) -> Result<Value> {
@@ -177,8 +175,8 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
     let model = load_model(args, &device)?;
     let ad_device = device.autodiff();
     let mut model = model.to_device(&ad_device).train();
-    let (input, labels) = random_batch(args, &model.config, &ad_device)?;
-    let labels = model.labels(&labels, &ad_device)?;
+    let (input, labels) =
+        random_batch(args, &model.input_spec())?.to_tensors(&model, &ad_device)?;
     // The optimizer `bertfit finetune` trains with (HF's parameter groups, weight decay 0.01
     // off biases and LayerNorm weights), fused on CPU devices.
     let config = TrainingConfig {
@@ -244,16 +242,17 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
     ))
 }
 
+/// Inference as `bertfit predict` runs it per batch ([`bertfit_train::logits`]: the host batch
+/// checked and moved to the device, one forward pass), logits read back.
 fn inference(args: &ModelArgs) -> Result<Value> {
     let device = crate::device::parse(&args.device)?;
     let model = load_model(args, &device)?;
-    let (input, _) = random_batch(args, &model.config, &device)?;
+    let batch = random_batch(args, &model.input_spec())?;
     let mut seconds = Vec::with_capacity(args.iters);
     let mut checksum = 0.0;
     for i in 0..args.warmup + args.iters {
         let started = Instant::now();
-        let logits = model.forward(input.clone(), None).logits;
-        let values = logits
+        let values = bertfit_train::logits(&model, &batch, &device)?
             .into_data()
             .convert::<f64>()
             .try_to_vec::<f64>()

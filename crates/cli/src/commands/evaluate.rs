@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use bertfit_tokenize::{Tokenizer, TokenizerConfig};
-use bertfit_train::{BatchPadding, EncodedDataset, Trainer, TrainingConfig};
 use clap::Args;
 
-use crate::commands::{load_dataset, load_trained_model, subset};
+use crate::commands::{load_classifier, load_dataset, subset};
 use crate::{DataArgs, Format, device};
 
 /// Arguments of `bertfit evaluate`.
@@ -27,7 +25,8 @@ pub struct EvaluateArgs {
     /// Seed of the subset shuffle.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Truncate to this many tokens [default: the model's max_position_embeddings].
+    /// Truncate to this many tokens [default: the longest the model takes, e.g. BERT's
+    /// max_position_embeddings].
     #[arg(long)]
     pub max_length: Option<usize>,
     /// Batch size.
@@ -47,36 +46,25 @@ pub struct EvaluateArgs {
 /// Runs `bertfit evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let (model, model_dir) =
-        load_trained_model(&args.model, &device, "evaluate a fine-tuned model")?;
+    let classifier = load_classifier(
+        &args.model,
+        &device,
+        "evaluate a fine-tuned model",
+        args.batch_size,
+        args.max_length,
+    )?;
     let dict = load_dataset(&args.data, &[&args.split])?;
     let rows = subset(dict.split(&args.split)?, args.size, args.seed, "--size")?;
-    let labels = model.config.labels()?;
-    if dict.label_map().names() != labels.as_slice() {
+    let labels = classifier.labels();
+    if dict.label_map().names() != labels {
         bail!(
             "the dataset's labels ({}) differ from the model's ({}); evaluate on data labelled like the training data",
             dict.label_map().names().join(", "),
             labels.join(", ")
         );
     }
-    let max_length = args
-        .max_length
-        .unwrap_or(model.config.max_position_embeddings);
-    let tokenizer = Tokenizer::from_dir(
-        &model_dir,
-        TokenizerConfig::default().with_max_length(max_length),
-    )?;
-    let data = EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)?;
-    let trainer = Trainer::new(
-        TrainingConfig {
-            per_device_eval_batch_size: args.batch_size,
-            padding: BatchPadding::Longest,
-            max_length: Some(max_length),
-            ..TrainingConfig::default()
-        },
-        device,
-    )?;
-    let evaluation = trainer.evaluate(&model, &data)?;
+    let data = classifier.encode(&rows.texts(), &rows.labels())?;
+    let evaluation = classifier.evaluate(&data)?;
     let json = serde_json::Value::Object(evaluation.metrics());
     if let Some(path) = &args.output {
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
@@ -92,7 +80,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
                 args.data.dataset,
                 args.split
             );
-            print!("{}", evaluation.report.table(&labels));
+            print!("{}", evaluation.report.table(labels));
         }
     }
     Ok(())

@@ -3,11 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bertfit_model::{BertConfig, BertForSequenceClassification, CONFIG_FILE, find_weights};
+use bertfit_model::{
+    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, find_weights,
+};
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{
     BatchPadding, EncodedDataset, IntervalStrategy, OptimizerKind, Resume, Trainer, TrainingConfig,
-    list_checkpoints,
+    check_vocabulary, list_checkpoints,
 };
 use clap::Args;
 
@@ -44,7 +46,7 @@ pub struct FinetuneArgs {
     #[arg(long)]
     pub shuffle_seed: Option<u64>,
     /// Truncate (and with `--padding max_length`, pad) to this many tokens [default: the
-    /// model's max_position_embeddings].
+    /// longest the model takes, e.g. BERT's max_position_embeddings].
     #[arg(long)]
     pub max_length: Option<usize>,
     /// `max_length` pads every sequence (the notebook's choice); `longest` pads each batch to
@@ -273,11 +275,42 @@ fn check_output_dir(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
     Ok(())
 }
 
+/// The model's config with the dataset's labels (unless the checkpoint already has them).
+fn relabel(mut model_config: AutoConfig, label_names: &[String]) -> Result<AutoConfig> {
+    let current = model_config.pretrained().labels()?;
+    if current != label_names {
+        if current.len() == label_names.len() && !current.iter().all(|l| l.starts_with("LABEL_")) {
+            eprintln!("relabelling the head {current:?} → {label_names:?} (from the dataset)");
+        }
+        model_config.set_labels(label_names);
+    }
+    Ok(model_config)
+}
+
+/// The model's `config.json`, refusing a `--max-length` longer than the model takes.
+fn read_model_config(model_dir: &Path, max_length: Option<usize>) -> Result<AutoConfig> {
+    let config_path = model_dir.join(CONFIG_FILE);
+    let model_config = AutoConfig::from_file(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let spec = model_config.input_spec();
+    if let Some(n) = max_length.filter(|&n| n > spec.max_length) {
+        bail!(
+            "--max-length {n} exceeds the model's {} ({}); pass at most {}",
+            spec.max_length_key,
+            spec.max_length,
+            spec.max_length
+        );
+    }
+    Ok(model_config)
+}
+
 /// Runs `bertfit finetune`.
 pub fn run(args: &FinetuneArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
     let config = training_config(args)?;
     check_output_dir(&args.output_dir, args.resume, args.overwrite_output_dir)?;
+    let model_dir = crate::hub_model::resolve_model(&args.model)?;
+    let model_config = read_model_config(&model_dir, config.max_length)?;
 
     // Data: the notebook's shuffle(seed=42).select(range(n)) on both splits.
     let dict = load_dataset(&args.data, &[&args.train_split, &args.eval_split])?;
@@ -309,33 +342,28 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     );
 
     // Model: the head takes the dataset's labels unless the checkpoint already has them.
-    let model_dir = crate::hub_model::resolve_model(&args.model)?;
-    let config_path = model_dir.join(CONFIG_FILE);
-    let mut model_config = BertConfig::from_file(&config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let current = model_config.labels()?;
-    if current != label_names {
-        if current.len() == label_names.len() && !current.iter().all(|l| l.starts_with("LABEL_")) {
-            eprintln!("relabelling the head {current:?} → {label_names:?} (from the dataset)");
-        }
-        model_config.set_labels(&label_names);
-    }
+    let model_config = relabel(model_config, &label_names)?;
     device.seed(args.seed);
-    let mut model = BertForSequenceClassification::new(&model_config, &device)?;
+    let mut model = AutoModelForSequenceClassification::new(&model_config, &device)?;
     let weights = find_weights(&model_dir)?;
     let report = model
         .load_weights(&weights)
         .with_context(|| format!("loading {}", weights.display()))?;
     eprintln!("model: {report}");
 
-    let max_length = config
-        .max_length
-        .unwrap_or(model_config.max_position_embeddings);
+    let spec = model.input_spec();
+    let max_length = config.max_length.unwrap_or(spec.max_length);
     let tokenizer = Tokenizer::from_dir(
         &model_dir,
         TokenizerConfig::default().with_max_length(max_length),
     )
     .with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
+    check_vocabulary(&tokenizer, &spec).with_context(|| {
+        format!(
+            "pairing the model in {} with its tokenizer",
+            model_dir.display()
+        )
+    })?;
     let encode = |rows: &bertfit_data::TextDataset| {
         EncodedDataset::encode(&tokenizer, &rows.texts(), &rows.labels(), max_length)
     };

@@ -8,10 +8,14 @@ pub mod info;
 pub mod predict;
 pub mod push;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bertfit_data::{DatasetDict, HubSource, LoadOptions, Source, TextDataset};
+use bertfit_model::{AutoModelForSequenceClassification, SequenceClassifier};
+use bertfit_tokenize::{Tokenizer, TokenizerConfig};
+use bertfit_train::{BatchOptions, BatchPadding, TextClassifier};
+use burn::tensor::Device;
 
 use crate::DataArgs;
 
@@ -51,20 +55,18 @@ pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
     Ok(dict)
 }
 
-/// Loads a fine-tuned classifier from a directory or Hub id (`spec`) onto `device`, refusing a
-/// checkpoint without a trained head; `purpose` completes the error ("evaluate a fine-tuned
-/// model"). Returns the model and its local directory (for the tokenizer).
+/// Loads a fine-tuned classifier of any supported architecture from a directory or Hub id
+/// (`spec`) onto `device`, refusing a checkpoint without a trained head; `purpose` completes the
+/// error ("evaluate a fine-tuned model"). Returns the model and its local directory (for the
+/// tokenizer).
 pub fn load_trained_model(
     spec: &str,
-    device: &burn::tensor::Device,
+    device: &Device,
     purpose: &str,
-) -> Result<(
-    bertfit_model::BertForSequenceClassification,
-    std::path::PathBuf,
-)> {
+) -> Result<(AutoModelForSequenceClassification, PathBuf)> {
     let model_dir = crate::hub_model::resolve_model(spec)?;
     let (model, report) =
-        bertfit_model::BertForSequenceClassification::from_pretrained(&model_dir, device)
+        AutoModelForSequenceClassification::from_pretrained(&model_dir, device)
             .with_context(|| format!("loading the model in {}", model_dir.display()))?;
     if !report.missing.is_empty() {
         bail!(
@@ -76,19 +78,40 @@ pub fn load_trained_model(
     Ok((model, model_dir))
 }
 
+/// [`load_trained_model`] with the tokenizer saved beside it, as a [`TextClassifier`] batching
+/// `batch_size` texts (longest first) truncated to `max_length` (default: the model's longest).
+pub fn load_classifier(
+    spec: &str,
+    device: &Device,
+    purpose: &str,
+    batch_size: usize,
+    max_length: Option<usize>,
+) -> Result<TextClassifier<AutoModelForSequenceClassification>> {
+    let (model, model_dir) = load_trained_model(spec, device, purpose)?;
+    let tokenizer = Tokenizer::from_dir(&model_dir, TokenizerConfig::default())
+        .with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
+    let options = BatchOptions {
+        batch_size: batch_size.max(1),
+        padding: BatchPadding::Longest,
+        max_length,
+    };
+    let classifier = TextClassifier::new(model, tokenizer, device.clone())
+        .and_then(|c| c.with_options(options))
+        .with_context(|| {
+            format!(
+                "pairing the model in {} with its tokenizer",
+                model_dir.display()
+            )
+        })?;
+    Ok(classifier)
+}
+
 /// `owner/name` with no path-like parts and no data-file extension.
 fn is_hub_id(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('/').collect();
-    let valid = |p: &str| {
-        !p.is_empty()
-            && !p.starts_with('.')
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
     let data_file = [".parquet", ".csv", ".tsv", ".json", ".jsonl"]
         .iter()
         .any(|e| name.ends_with(e));
-    parts.len() == 2 && parts.iter().all(|p| valid(p)) && !data_file
+    bertfit_hub::RepoId::parse_owned(name).is_ok() && !data_file
 }
 
 /// `shuffle(seed).select(range(size))` when a size is given, else the split as is.

@@ -4,12 +4,9 @@ use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use bertfit_model::BertInput;
-use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
-use burn::tensor::activation::softmax;
 use clap::Args;
 
-use crate::commands::load_trained_model;
+use crate::commands::load_classifier;
 use crate::{Format, device};
 
 /// Arguments of `bertfit predict`.
@@ -26,7 +23,8 @@ pub struct PredictArgs {
     /// Batch size.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Truncate to this many tokens [default: the model's max_position_embeddings].
+    /// Truncate to this many tokens [default: the longest the model takes, e.g. BERT's
+    /// max_position_embeddings].
     #[arg(long)]
     pub max_length: Option<usize>,
     /// Output format.
@@ -86,58 +84,35 @@ fn read_texts(args: &PredictArgs) -> Result<Vec<String>> {
 /// Runs `bertfit predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let (model, model_dir) =
-        load_trained_model(&args.model, &device, "predict with a fine-tuned model")?;
-    let labels = model.config.labels()?;
-    let max_length = args
-        .max_length
-        .unwrap_or(model.config.max_position_embeddings);
-    let tokenizer = Tokenizer::from_dir(
-        &model_dir,
-        TokenizerConfig::default()
-            .with_max_length(max_length)
-            .with_padding(PaddingStrategy::Longest),
+    let classifier = load_classifier(
+        &args.model,
+        &device,
+        "predict with a fine-tuned model",
+        args.batch_size,
+        args.max_length,
     )?;
     let texts = read_texts(args)?;
-    for chunk in texts.chunks(args.batch_size.max(1)) {
-        let batch = tokenizer.encode_batch(chunk)?.flatten_i64()?;
-        let input = BertInput::from_slices(
-            &batch.input_ids,
-            Some(&batch.attention_mask),
-            Some(&batch.token_type_ids),
-            batch.shape,
-            &model.config,
-            &device,
-        )?;
-        let probabilities = softmax(model.forward(input, None).logits, 1)
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading probabilities: {e:?}"))?;
-        for (text, row) in chunk.iter().zip(probabilities.chunks(labels.len())) {
-            let best = bertfit_train::metrics::argmax(
-                &row.iter().map(|&p| f64::from(p)).collect::<Vec<_>>(),
-            );
-            match args.format {
-                Format::Json => {
-                    let scores: serde_json::Map<String, serde_json::Value> = labels
-                        .iter()
-                        .zip(row)
-                        .map(|(l, p)| (l.clone(), serde_json::json!(p)))
-                        .collect();
-                    println!(
-                        "{}",
-                        serde_json::json!({"text": text, "label": labels[best], "scores": scores})
-                    );
-                }
-                Format::Table => {
-                    let scores: Vec<String> = labels
-                        .iter()
-                        .zip(row)
-                        .map(|(l, p)| format!("{l} {p:.4}"))
-                        .collect();
-                    println!("{:<10} [{}]  {}", labels[best], scores.join(", "), text);
-                }
+    let labels = classifier.labels();
+    for (text, prediction) in texts.iter().zip(classifier.predict(&texts)?) {
+        match args.format {
+            Format::Json => {
+                let scores: serde_json::Map<String, serde_json::Value> = labels
+                    .iter()
+                    .zip(&prediction.probabilities)
+                    .map(|(l, p)| (l.clone(), serde_json::json!(p)))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"text": text, "label": prediction.label, "scores": scores})
+                );
+            }
+            Format::Table => {
+                let scores: Vec<String> = labels
+                    .iter()
+                    .zip(&prediction.probabilities)
+                    .map(|(l, p)| format!("{l} {p:.4}"))
+                    .collect();
+                println!("{:<10} [{}]  {}", prediction.label, scores.join(", "), text);
             }
         }
     }

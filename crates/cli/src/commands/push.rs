@@ -11,13 +11,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bertfit_data::HubOptions;
+use bertfit_hub::{Hub, PushRequest, PushSummary, RepoId, UploadFile};
 use bertfit_model::{CONFIG_FILE, PYTORCH_FILE, SAFETENSORS_FILE};
 use bertfit_train::files::TRAINING_CONFIG;
 use clap::Args;
 use serde_json::{Map, Value, json};
-
-use crate::hub_upload::{HubClient, LocalFile, PushSummary, RepoId, Token, human_bytes};
 
 /// The model card's file name.
 const README: &str = "README.md";
@@ -63,7 +61,8 @@ enum CardSource {
 /// Runs `bertfit push`.
 pub fn run(args: &PushArgs) -> Result<()> {
     // Everything that can be checked locally is, before any request.
-    let repo = RepoId::parse(&args.repo_id)?;
+    let repo = RepoId::parse_owned(&args.repo_id)
+        .with_context(|| format!("--repo-id {}: e.g. my-user/bert-imdb", args.repo_id))?;
     if args.revision.trim().is_empty() || args.revision.chars().any(char::is_whitespace) {
         bail!(
             "--revision {:?} is not a branch name; use e.g. main",
@@ -86,54 +85,54 @@ pub fn run(args: &PushArgs) -> Result<()> {
         (false, Some(_)) => CardSource::Generated,
         (false, None) => CardSource::None,
     };
-    let options = HubOptions::from_env();
-    let client = HubClient::new(&options.endpoint, options.token.and_then(Token::new))?;
+    let hub = Hub::from_env();
+    if hub.options().token.is_none() {
+        return Err(bertfit_hub::HubError::NoToken.into());
+    }
 
     if !skipped.is_empty() {
         eprintln!("not uploaded (kept local): {}", skipped.join(", "));
     }
     let mut files = Vec::with_capacity(paths.len() + 1);
     for (name, path) in &paths {
-        files.push(LocalFile::from_path(name.clone(), path)?);
+        files.push(UploadFile::from_path(name.clone(), path)?);
     }
     if let Some(card) = card {
-        files.push(LocalFile::from_bytes(README, card.into_bytes()));
+        files.push(UploadFile::from_bytes(README, card.into_bytes()));
     }
     let message = args
         .commit_message
         .clone()
-        .unwrap_or_else(|| format!("Upload {} with bertfit", repo.name));
+        .unwrap_or_else(|| format!("Upload {} with bertfit", repo.name()));
     eprintln!(
         "pushing {} files ({}) from {} to {repo} at {}",
         files.len(),
         human_bytes(files.iter().map(|f| f.size).sum()),
         dir.display(),
-        client.endpoint()
+        hub.options().endpoint
     );
-    let summary = client
-        .push(
-            &repo,
-            args.private,
-            &args.revision,
-            &message,
-            &files,
-            |line| eprintln!("{line}"),
-        )
+    let request = PushRequest {
+        repo: repo.clone(),
+        private: args.private,
+        revision: args.revision.clone(),
+        message,
+        files,
+    };
+    let summary = hub
+        .push(&request, |line| eprintln!("{line}"))
         .with_context(|| format!("pushing {} to {repo}", dir.display()))?;
 
     if args.json {
         println!("{}", summary_json(&repo, args, card_source, &summary));
     } else {
-        let sent = summary.files.iter().filter(|f| f.transferred).count();
         eprintln!(
-            "committed {} files to {repo}@{} ({} sent, {} already on the Hub; {} transferred)",
+            "committed {} files to {repo}@{} ({} sent; content already on the Hub is \
+             deduplicated, not sent again)",
             summary.files.len(),
             args.revision,
-            sent,
-            summary.files.len() - sent,
-            human_bytes(summary.bytes_transferred)
+            human_bytes(summary.bytes_sent)
         );
-        println!("{}", summary.commit.commit_url);
+        println!("{}", summary.commit_url);
     }
     Ok(())
 }
@@ -145,8 +144,8 @@ fn summary_json(repo: &RepoId, args: &PushArgs, card: CardSource, summary: &Push
         "revision": args.revision,
         "private": args.private,
         "repo_created": summary.repo_created,
-        "commit_url": summary.commit.commit_url,
-        "commit_oid": summary.commit.commit_oid,
+        "commit_url": summary.commit_url,
+        "commit_oid": summary.commit_oid,
         "model_card": match card {
             CardSource::Generated => "generated",
             CardSource::Existing => "existing",
@@ -157,12 +156,26 @@ fn summary_json(repo: &RepoId, args: &PushArgs, card: CardSource, summary: &Push
             "size": f.size,
             "upload_mode": f.mode.as_str(),
             "sha256": f.sha256,
-            "transferred": f.transferred,
         })).collect::<Vec<_>>(),
-        "ignored": summary.ignored,
         "bytes": summary.files.iter().map(|f| f.size).sum::<u64>(),
-        "bytes_transferred": summary.bytes_transferred,
+        "bytes_transferred": summary.bytes_sent,
     })
+}
+
+/// `1.2 MB`-style sizes.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// What of a model directory is pushed.
@@ -310,7 +323,7 @@ fn base_model(inputs: &CardInputs) -> Option<String> {
             .find_map(|k| t.get(*k).and_then(Value::as_str))
     });
     let candidate = from_training.or_else(|| inputs.config.get("_name_or_path")?.as_str())?;
-    RepoId::parse(candidate).ok().map(|r| r.to_string())
+    RepoId::parse_owned(candidate).ok().map(|r| r.to_string())
 }
 
 /// A JSON scalar as card text.
@@ -357,7 +370,7 @@ fn render_card(repo: &RepoId, inputs: &CardInputs) -> String {
     }
     s.push_str("---\n\n");
 
-    let _ = writeln!(s, "# {}\n", repo.name);
+    let _ = writeln!(s, "# {}\n", repo.name());
     let _ = write!(
         s,
         "A BERT-family text classifier fine-tuned with [bertfit](https://github.com/bertfit/bertfit) (Rust, [burn](https://burn.dev))"
@@ -368,7 +381,18 @@ fn render_card(repo: &RepoId, inputs: &CardInputs) -> String {
         }
         None => s.push_str(".\n"),
     }
-    s.push_str("It is saved in the Hugging Face layout (`config.json`, `model.safetensors`, tokenizer files) and loads in `transformers` as `BertForSequenceClassification`.\n\n");
+    // The class `save_pretrained` recorded; `AutoModelForSequenceClassification` picks it.
+    let class = inputs
+        .config
+        .get("architectures")
+        .and_then(|a| a.get(0))
+        .and_then(Value::as_str)
+        .unwrap_or("AutoModelForSequenceClassification");
+    let _ = writeln!(
+        s,
+        "It is saved in the Hugging Face layout (`config.json`, `model.safetensors`, tokenizer files) and loads in `transformers` as `{}`.\n",
+        cell(class)
+    );
 
     s.push_str("## Labels\n\n");
     if labels.is_empty() {
@@ -535,7 +559,7 @@ mod tests {
 
     #[test]
     fn card_has_metadata_labels_metrics_hyperparameters_usage() {
-        let repo = RepoId::parse("me/minilm-reviews").unwrap();
+        let repo = RepoId::parse_owned("me/minilm-reviews").unwrap();
         let card = render_card(&repo, &inputs());
         let (front, body) = card
             .strip_prefix("---\n")
@@ -585,7 +609,7 @@ mod tests {
 
     #[test]
     fn card_without_results_says_so() {
-        let repo = RepoId::parse("me/bare").unwrap();
+        let repo = RepoId::parse_owned("me/bare").unwrap();
         let card = render_card(
             &repo,
             &CardInputs {
@@ -602,6 +626,12 @@ mod tests {
         assert!(card.contains("No evaluation results"));
         assert!(card.contains("No training configuration"));
         assert!(card.contains("bertfit predict --model me/bare"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
     }
 
     #[test]

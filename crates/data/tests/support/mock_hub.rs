@@ -1,9 +1,13 @@
-//! A mock Hugging Face Hub on 127.0.0.1 serving the download endpoints `hf-hub` calls, for
-//! dataset and model repos alike:
+//! A mock Hugging Face Hub on 127.0.0.1 serving the download side of the Hub's HTTP API, as
+//! the real Hub answers it, for dataset and model repos alike:
 //!
 //! - `GET /api/{datasets|models}/{repo}/revision/{rev}` — file list (`siblings`) and commit (`sha`);
-//! - `GET /datasets/{repo}/resolve/{rev}/{file}` and `GET /{repo}/resolve/{rev}/{file}` with
-//!   `Range` — metadata probe (`bytes=0-0`), then the content, resumable.
+//! - `HEAD /datasets/{repo}/resolve/{rev}/{file}` and `HEAD /{repo}/resolve/{rev}/{file}` — the
+//!   file's metadata only (`ETag`, `X-Repo-Commit`, `Content-Length`), no body;
+//! - `GET` on the same URLs — the content: `200` with the whole file, or `206` with the part a
+//!   `Range` header asks for.
+//!
+//! Files are served as plain (non-Xet) files: no `X-Xet-Hash` header.
 //!
 //! It can require a bearer token, drop a download half way, list files it then answers 404 for,
 //! and logs every request. Shared by `crates/data/tests/hub.rs` and the workspace's `tests/cli.rs`
@@ -21,6 +25,7 @@ use server::Server;
 
 #[derive(Debug, Clone)]
 pub struct Logged {
+    pub method: String,
     pub path: String,
     pub range: Option<String>,
     pub authorization: Option<String>,
@@ -71,20 +76,23 @@ impl MockHub {
 
 fn respond(
     stream: &mut TcpStream,
+    head: bool,
     status: &str,
     headers: &[(&str, String)],
     body: &[u8],
 ) -> std::io::Result<()> {
-    let mut head = format!(
+    let mut reply = format!(
         "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
+        reply.push_str(&format!("{k}: {v}\r\n"));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
+    reply.push_str("\r\n");
+    stream.write_all(reply.as_bytes())?;
+    if !head {
+        stream.write_all(body)?;
+    }
     stream.flush()
 }
 
@@ -112,13 +120,13 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("GET").to_string();
+    let path = words.next().unwrap_or("/").to_string();
+    let head = method == "HEAD";
     let mut st = state.lock().unwrap();
     st.log.push(Logged {
+        method: method.clone(),
         path: path.clone(),
         range: headers.get("range").cloned(),
         authorization: headers.get("authorization").cloned(),
@@ -128,6 +136,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     {
         return respond(
             &mut stream,
+            head,
             "401 Unauthorized",
             &[("X-Error-Code", "GatedRepo".into())],
             b"{\"error\":\"Access to this dataset is restricted\"}",
@@ -136,6 +145,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let not_found = |stream: &mut TcpStream, code: &str| {
         respond(
             stream,
+            head,
             "404 Not Found",
             &[("X-Error-Code", code.into())],
             b"{\"error\":\"Repository not found\"}",
@@ -162,6 +172,7 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         );
         return respond(
             &mut stream,
+            head,
             "200 OK",
             &[("Content-Type", "application/json".into())],
             body.as_bytes(),
@@ -185,7 +196,8 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     };
     let (sha, content) = (sha.clone(), content.clone());
     let total = content.len();
-    let (start, end) = match headers.get("range").and_then(|r| r.strip_prefix("bytes=")) {
+    let range = headers.get("range").and_then(|r| r.strip_prefix("bytes="));
+    let (start, end) = match range {
         Some(r) => {
             let (a, b) = r.split_once('-').unwrap();
             let a: usize = a.parse().unwrap();
@@ -199,29 +211,44 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         None => (0, total - 1),
     };
     let body = &content[start..=end];
-    let headers = [
+    let mut headers = vec![
         ("ETag", format!("\"{}\"", etag_of(&content))),
         ("X-Repo-Commit", sha),
-        ("Content-Range", format!("bytes {start}-{end}/{total}")),
         ("Accept-Ranges", "bytes".into()),
     ];
-    let is_probe = start == 0 && end == 0;
-    if !is_probe && st.drop_downloads > 0 {
+    let status = if range.is_some() {
+        headers.push(("Content-Range", format!("bytes {start}-{end}/{total}")));
+        "206 Partial Content"
+    } else {
+        "200 OK"
+    };
+    if head {
+        // Headers only: the length is the whole file's.
+        let mut reply =
+            format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {total}\r\n");
+        for (k, v) in &headers {
+            reply.push_str(&format!("{k}: {v}\r\n"));
+        }
+        reply.push_str("\r\n");
+        stream.write_all(reply.as_bytes())?;
+        return stream.flush();
+    }
+    if st.drop_downloads > 0 {
         st.drop_downloads -= 1;
         drop(st);
-        // Promise the whole range, send half of it, hang up.
-        let mut head = format!(
-            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\n",
+        // Promise the whole body, send half of it, hang up.
+        let mut reply = format!(
+            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
         for (k, v) in &headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
+            reply.push_str(&format!("{k}: {v}\r\n"));
         }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
+        reply.push_str("\r\n");
+        stream.write_all(reply.as_bytes())?;
         stream.write_all(&body[..body.len() / 2])?;
         stream.flush()?;
         return stream.shutdown(std::net::Shutdown::Both);
     }
-    respond(&mut stream, "206 Partial Content", &headers, body)
+    respond(&mut stream, false, status, &headers, body)
 }

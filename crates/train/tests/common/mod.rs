@@ -207,3 +207,120 @@ pub fn without_key_biases(weights: &Weights) -> Weights {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
+
+/// The new architectures' Trainer fixtures (`trainer/<name>`, starting from the model fixture of
+/// the same name): DistilBERT, RoBERTa, XLM-RoBERTa, ELECTRA.
+pub const ARCHITECTURES: [&str; 4] = ["distilbert", "roberta", "xlm_roberta", "electra"];
+
+/// Trains the `name` fixture model (through `AutoModelForSequenceClassification`, dropout off as
+/// in the fixture) for the five steps of `trainer/<name>` on `device` at fine-tuning settings
+/// (lr 1e-4, no warm-up, clipping at 1.0), and asserts per-step loss, gradient norm, learning
+/// rate and the final weights match `transformers.Trainer` within 1e-4; returns the largest
+/// differences (loss, grad norm, weight).
+pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
+    use bertfit_model::{AutoConfig, AutoModelForSequenceClassification};
+    let dir = fixture(&format!("trainer/{name}"));
+    let args: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
+    let pad = args["special_ids"]["pad"].as_u64().unwrap() as u32;
+    let t = read_tensors(&dir.join("data.safetensors"));
+    let (shape, ids) = &t["input_ids"];
+    let mask = &t["attention_mask"].1;
+    let seq = shape[1];
+    let examples = (0..shape[0])
+        .map(|row| {
+            let real: Vec<usize> = (0..seq).filter(|&j| mask[row * seq + j] == 1.0).collect();
+            let types = t.get("token_type_ids").map(|(_, types)| types);
+            Example {
+                input_ids: real.iter().map(|&j| ids[row * seq + j] as u32).collect(),
+                token_type_ids: real
+                    .iter()
+                    .map(|&j| types.map_or(0, |types| types[row * seq + j] as u32))
+                    .collect(),
+                label: t["labels"].1[row] as i64,
+            }
+        })
+        .collect();
+    let train = EncodedDataset {
+        examples,
+        pad_token_id: pad,
+    };
+
+    let mut config = AutoConfig::from_file(model_fixture(&format!("{name}/config.json"))).unwrap();
+    config.set_dropout(0.0);
+    let mut model = AutoModelForSequenceClassification::new(&config, device).unwrap();
+    model
+        .load_weights(model_fixture(&format!("{name}/model.safetensors")))
+        .unwrap();
+    let output_dir = tempfile::tempdir().unwrap();
+    let training = TrainingConfig {
+        output_dir: output_dir.path().to_path_buf(),
+        learning_rate: args["learning_rate"].as_f64().unwrap(),
+        warmup_steps: 0,
+        weight_decay: args["weight_decay"].as_f64().unwrap(),
+        max_grad_norm: args["max_grad_norm"].as_f64().unwrap(),
+        per_device_train_batch_size: 4,
+        max_steps: 5,
+        logging_steps: 1,
+        eval_strategy: IntervalStrategy::No,
+        save_strategy: IntervalStrategy::No,
+        padding: BatchPadding::MaxLength,
+        max_length: Some(seq),
+        shuffle: false,
+        progress_bar: false,
+        ..TrainingConfig::default()
+    };
+    let output = Trainer::new(training, device.clone())
+        .unwrap()
+        .train(model, &train, None, Resume::No)
+        .unwrap();
+
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("log.json")).unwrap()).unwrap();
+    let expected = log["log_history"].as_array().unwrap();
+    let ours: Vec<&serde_json::Value> = output
+        .state
+        .log_history
+        .iter()
+        .filter(|r| r.get("loss").is_some())
+        .collect();
+    assert_eq!(ours.len(), 5, "{name}");
+    let (mut loss_diff, mut norm_diff) = (0.0f64, 0.0f64);
+    for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
+        for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
+            let (a, b) = (ours[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{name} step {}: {key} {a} vs {b}",
+                step + 1
+            );
+            match key {
+                "loss" => loss_diff = loss_diff.max((a - b).abs()),
+                "grad_norm" => norm_diff = norm_diff.max((a - b).abs()),
+                _ => {}
+            }
+        }
+    }
+    let final_weights = read_tensors(&output_dir.path().join("model.safetensors"));
+    let hf_weights = read_tensors(&dir.join("final.safetensors"));
+    let initial = read_tensors(&model_fixture(&format!("{name}/model.safetensors")));
+    let (moved, _) = max_weight_diff(&initial, &hf_weights);
+    // Key biases: their gradient is rounding noise (see `five_hf_trainer_steps`).
+    let (diff, key) = max_weight_diff(
+        &without_key_biases(&final_weights),
+        &without_key_biases(&hf_weights),
+    );
+    eprintln!(
+        "{name}: 5 Trainer steps, max diff loss {loss_diff:.3e}, grad_norm {norm_diff:.3e}, \
+         final weights {diff:.3e} (at {key}); HF moved them by up to {moved:.3e}"
+    );
+    assert!(
+        moved > 1e-4,
+        "{name}: the reference run must move the weights"
+    );
+    assert!(
+        diff < 1e-4,
+        "{name}: final weights differ by {diff} at {key}"
+    );
+    (loss_diff, norm_diff, diff)
+}

@@ -1,0 +1,306 @@
+//! Checkpoints: the `checkpoint-N` directories a run writes (model in the HF layout, optimizer
+//! moments, parameter ids, [`TrainerState`], [`TrainingConfig`]), reading one back to resume
+//! exactly, finding them, and rotating them under `save_total_limit`.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clip::float_params;
+use crate::config::TrainingConfig;
+use crate::error::{Result, TrainError};
+use crate::task::Task;
+
+/// File names inside a checkpoint directory.
+pub mod files {
+    /// Trainer progress and log history.
+    pub const TRAINER_STATE: &str = "trainer_state.json";
+    /// The [`TrainingConfig`](crate::TrainingConfig) of the run.
+    pub const TRAINING_CONFIG: &str = "training_config.json";
+    /// AdamW moments (burnpack).
+    pub const OPTIMIZER: &str = "optimizer.bpk";
+    /// Parameter ids in visiting order, tying the optimizer state to the parameters.
+    pub const PARAM_IDS: &str = "param_ids.json";
+    /// Metrics, one JSON object per line, in the output directory.
+    pub const METRICS: &str = "metrics.jsonl";
+}
+
+/// Progress of a run, saved in every checkpoint (HF's `trainer_state.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Optimizer steps taken.
+    pub global_step: usize,
+    /// Fractional epochs completed.
+    pub epoch: f64,
+    /// Total optimizer steps of the run.
+    pub max_steps: usize,
+    /// Every logged and evaluation record, in order.
+    pub log_history: Vec<Value>,
+    /// Best value of the metric for best model so far.
+    pub best_metric: Option<f64>,
+    /// Checkpoint that holds the best model.
+    pub best_model_checkpoint: Option<PathBuf>,
+    /// Evaluations in a row without improvement (early stopping).
+    pub evaluations_without_improvement: usize,
+    /// Sum of the per-step training losses so far (for the run's mean `train_loss`).
+    pub total_loss: f64,
+}
+
+/// How training should start.
+#[derive(Debug, Clone, Default)]
+pub enum Resume {
+    /// From the model as given.
+    #[default]
+    No,
+    /// From the newest `checkpoint-*` in the output directory (error if there is none).
+    Latest,
+    /// From this checkpoint directory.
+    From(PathBuf),
+}
+
+impl Resume {
+    /// The checkpoint directory to resume from, if any.
+    ///
+    /// # Errors
+    /// [`TrainError::Checkpoint`] for [`Resume::Latest`] without a checkpoint in `output_dir`.
+    pub(crate) fn checkpoint(&self, output_dir: &Path) -> Result<Option<PathBuf>> {
+        match self {
+            Self::No => Ok(None),
+            Self::From(dir) => Ok(Some(dir.clone())),
+            Self::Latest => match list_checkpoints(output_dir)?.into_iter().last() {
+                Some((_, dir)) => Ok(Some(dir)),
+                None => Err(TrainError::Checkpoint {
+                    path: output_dir.to_path_buf(),
+                    message: "no checkpoint-* directory to resume from; start without --resume"
+                        .into(),
+                }),
+            },
+        }
+    }
+}
+
+/// `checkpoint-N` directories of `dir`, sorted by N.
+///
+/// # Errors
+/// [`TrainError::Io`] when `dir` exists but cannot be listed.
+pub fn list_checkpoints(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| TrainError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut found: Vec<(usize, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let step = name.strip_prefix("checkpoint-")?.parse().ok()?;
+            e.path().is_dir().then(|| (step, e.path()))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// One checkpoint's contents, borrowed from the run that writes it.
+pub(crate) struct Checkpoint<'a, M> {
+    /// The model being trained.
+    pub model: &'a M,
+    /// Its optimizer.
+    pub optimizer: &'a ModuleOptimizer,
+    /// The run's progress.
+    pub state: &'a TrainerState,
+    /// The run's configuration.
+    pub config: &'a TrainingConfig,
+}
+
+impl<M: Module> Checkpoint<'_, M> {
+    /// Writes the checkpoint as `dir`, atomically: into a temporary sibling, then renamed over
+    /// any older `dir`.
+    pub(crate) fn save<T: Task<Model = M>>(&self, task: &T, dir: &Path) -> Result<()> {
+        let tmp = dir.with_file_name(format!(
+            ".{}.tmp",
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+        }
+        self.write_files(task, &tmp)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
+    }
+
+    fn write_files<T: Task<Model = M>>(&self, task: &T, dir: &Path) -> Result<()> {
+        task.save(&self.model.valid(), dir)?;
+        self.optimizer
+            .save(dir.join(files::OPTIMIZER))
+            .map_err(|e| TrainError::Checkpoint {
+                path: dir.join(files::OPTIMIZER),
+                message: format!("cannot write the optimizer state: {e:?}"),
+            })?;
+        let ids: Vec<u64> = float_params(self.model)
+            .into_iter()
+            .map(|(id, _)| id.val())
+            .collect();
+        write_json(&dir.join(files::PARAM_IDS), &ids)?;
+        write_json(&dir.join(files::TRAINER_STATE), self.state)?;
+        write_json(&dir.join(files::TRAINING_CONFIG), self.config)
+    }
+}
+
+/// A checkpoint read back: the model in training mode with its saved parameter ids, the
+/// optimizer with its moments, and the run's progress.
+pub(crate) struct Restored<M> {
+    /// The model.
+    pub model: M,
+    /// The optimizer.
+    pub optimizer: ModuleOptimizer,
+    /// The progress.
+    pub state: TrainerState,
+}
+
+/// Reads the checkpoint in `dir` onto `device`; `optimizer` builds the optimizer (its parameter
+/// groups) for the restored model before its moments are loaded.
+///
+/// # Errors
+/// [`TrainError::Checkpoint`] for an incomplete checkpoint or one of another model; IO and
+/// parse errors naming the file.
+pub(crate) fn load<T: Task>(
+    task: &T,
+    dir: &Path,
+    device: &Device,
+    optimizer: impl FnOnce(&T::Model) -> ModuleOptimizer,
+) -> Result<Restored<T::Model>> {
+    check_complete(dir)?;
+    let model = task.load(dir, device)?;
+    let model = with_saved_ids(model, dir, device)?.train();
+    // The parameter groups are built from the restored ids, then the moments loaded.
+    let optimizer = optimizer(&model)
+        .load(dir.join(files::OPTIMIZER))
+        .map_err(|e| TrainError::Checkpoint {
+            path: dir.join(files::OPTIMIZER),
+            message: format!("cannot read the optimizer state: {e:?}"),
+        })?;
+    let state: TrainerState = read_json(&dir.join(files::TRAINER_STATE))?;
+    Ok(Restored {
+        model,
+        optimizer,
+        state,
+    })
+}
+
+fn check_complete(dir: &Path) -> Result<()> {
+    let missing = [
+        files::TRAINER_STATE,
+        files::OPTIMIZER,
+        files::PARAM_IDS,
+        "model.safetensors",
+        "config.json",
+    ]
+    .into_iter()
+    .filter(|f| !dir.join(f).is_file())
+    .collect::<Vec<_>>();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::Checkpoint {
+        path: dir.to_path_buf(),
+        message: format!(
+            "it lacks {}; it is not a complete bertfit checkpoint",
+            missing.join(", ")
+        ),
+    })
+}
+
+/// `model` with the parameter ids saved in `dir`, which tie the optimizer state to them.
+fn with_saved_ids<M: Module>(model: M, dir: &Path, device: &Device) -> Result<M> {
+    let ids: Vec<u64> = read_json(&dir.join(files::PARAM_IDS))?;
+    let current = float_params(&model).len();
+    if ids.len() != current {
+        return Err(TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{} saved parameter ids for a model with {current}",
+                ids.len()
+            ),
+        });
+    }
+    Ok(model.map(&mut ReassignIds {
+        ids: ids.into_iter(),
+        device: device.clone(),
+    }))
+}
+
+/// Gives the model's float parameters the ids saved with a checkpoint, in visiting order.
+struct ReassignIds<I> {
+    ids: I,
+    device: Device,
+}
+
+impl<I: Iterator<Item = u64>> ModuleMapper for ReassignIds<I> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(id) = self.ids.next() else {
+            return param;
+        };
+        let tensor = param.val().to_device(&self.device);
+        Param::initialized(ParamId::from(id), tensor.detach().require_grad())
+    }
+}
+
+/// Deletes the oldest checkpoints of `output_dir` beyond `limit`, never the best one.
+///
+/// # Errors
+/// [`TrainError::Io`] naming the directory that could not be listed or removed.
+pub(crate) fn rotate(output_dir: &Path, limit: Option<usize>, state: &TrainerState) -> Result<()> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let checkpoints = list_checkpoints(output_dir)?;
+    let best = state.best_model_checkpoint.as_ref();
+    let removable: Vec<&PathBuf> = checkpoints
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| Some(*d) != best)
+        .collect();
+    let keep_others = limit.saturating_sub(usize::from(best.is_some_and(|b| b.exists())));
+    let excess = removable.len().saturating_sub(keep_others);
+    for dir in removable.into_iter().take(excess) {
+        std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    Ok(())
+}
+
+fn io(path: &Path, source: std::io::Error) -> TrainError {
+    TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, through a temporary file renamed over it.
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| TrainError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| TrainError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
