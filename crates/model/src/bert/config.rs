@@ -92,13 +92,7 @@ impl BertConfig {
     /// [`ModelError::Io`] if the file cannot be read, [`ModelError::ConfigParse`] if it is not a
     /// BERT config in JSON, [`ModelError::InvalidConfig`] if its values are inconsistent.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let config = Self::from_json_str(&text).map_err(|err| err.with_path(path))?;
-        Ok(config)
+        crate::hf::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// Parses and validates `config.json` content.

@@ -54,12 +54,12 @@ impl BertForSequenceClassification {
     /// Missing/unreadable files, an invalid config, a checkpoint of another architecture, any
     /// shape mismatch (naming the key and both shapes), or missing encoder weights.
     pub fn from_pretrained(dir: impl AsRef<Path>, device: &Device) -> Result<(Self, LoadReport)> {
-        let dir = dir.as_ref();
-        let config = BertConfig::from_file(hf::config_path(dir)?)?;
-        let weights = hf::find_weights(dir)?;
-        let mut model = Self::new(&config, device)?;
-        let report = model.load_weights(&weights)?;
-        Ok((model, report))
+        hf::from_pretrained(
+            dir.as_ref(),
+            |path| BertConfig::from_file(path),
+            |config| Self::new(config, device),
+            &KEYS,
+        )
     }
 
     /// Loads weights from a `.safetensors` or PyTorch pickle file into this model, in place.

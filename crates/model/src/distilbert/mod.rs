@@ -42,12 +42,12 @@ impl DistilBertForSequenceClassification {
 
 impl SequenceClassifier for DistilBertForSequenceClassification {
     fn from_pretrained(dir: impl AsRef<Path>, device: &Device) -> Result<(Self, LoadReport)> {
-        let dir = dir.as_ref();
-        let config = DistilBertConfig::from_file(hf::config_path(dir)?)?;
-        let weights = hf::find_weights(dir)?;
-        let mut model = Self::new(&config, device)?;
-        let report = model.load_weights(&weights)?;
-        Ok((model, report))
+        hf::from_pretrained(
+            dir.as_ref(),
+            |path| DistilBertConfig::from_file(path),
+            |config| Self::new(config, device),
+            &KEYS,
+        )
     }
 
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {

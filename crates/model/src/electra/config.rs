@@ -33,12 +33,7 @@ impl ElectraConfig {
     /// # Errors
     /// [`ModelError::Io`], [`ModelError::ConfigParse`] or [`ModelError::InvalidConfig`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json_str(&text).map_err(|err| err.with_path(path))
+        crate::hf::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// Parses `config.json` content with HF's ELECTRA defaults for absent keys, and validates it.

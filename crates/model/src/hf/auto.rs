@@ -62,12 +62,7 @@ impl AutoConfig {
     /// [`ModelError::Io`], [`ModelError::ConfigParse`], or [`ModelError::InvalidConfig`] — for
     /// an unsupported `model_type`, naming it and the supported ones.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_json_str(&text).map_err(|err| err.with_path(path))
+        crate::hf::read_config(path.as_ref(), Self::from_json_str)
     }
 
     /// [`from_file`](Self::from_file) on `config.json` content.

@@ -432,6 +432,37 @@ pub(crate) fn save_pretrained<M: Module>(
     write_atomically(&dir.join(CONFIG_FILE), config_json.as_bytes())
 }
 
+/// Reads a `config.json` with `parse` (an architecture's `from_json_str`), naming the file in
+/// any error.
+///
+/// # Errors
+/// [`ModelError::Io`], or `parse`'s error with the file attached.
+pub(crate) fn read_config<T>(path: &Path, parse: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|err| err.with_path(path))
+}
+
+/// Loads a model directory: `config.json` read by `read`, the model built by `build`, then
+/// `model.safetensors` (else `pytorch_model.bin`) loaded into it under `scheme`.
+///
+/// # Errors
+/// A missing file, an invalid config, or any error of [`load_weights`].
+pub(crate) fn from_pretrained<C, M: Module>(
+    dir: &Path,
+    read: impl FnOnce(&Path) -> Result<C>,
+    build: impl FnOnce(&C) -> Result<M>,
+    scheme: &KeyScheme,
+) -> Result<(M, LoadReport)> {
+    let config = read(&config_path(dir)?)?;
+    let weights = find_weights(dir)?;
+    let mut model = build(&config)?;
+    let report = load_weights(&mut model, &weights, scheme)?;
+    Ok((model, report))
+}
+
 /// `dir/config.json`, checked to exist (a model directory needs it beside its weights).
 ///
 /// # Errors

@@ -9,7 +9,7 @@ pub(crate) use auto::KEY_SCHEMES;
 pub use auto::{AutoConfig, AutoModelForSequenceClassification, SUPPORTED_MODEL_TYPES};
 pub use checkpoint::{CONFIG_FILE, LoadReport, PYTORCH_FILE, SAFETENSORS_FILE, find_weights};
 pub(crate) use checkpoint::{
-    KeyScheme, config_path, hf_state_dict_shapes, load_weights, save_pretrained,
+    KeyScheme, from_pretrained, hf_state_dict_shapes, load_weights, read_config, save_pretrained,
 };
 pub use config::PretrainedConfig;
 pub(crate) use config::from_json_with_defaults;
