@@ -25,6 +25,25 @@ pub struct SequenceClassifierOutput {
     pub hidden_states: Option<Vec<Tensor<3>>>,
 }
 
+impl SequenceClassifierOutput {
+    /// The output of a head that produced `logits` from `pooler_output`, with the mean
+    /// cross-entropy against `labels` when given.
+    pub fn new(
+        logits: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+        pooler_output: Tensor<2>,
+        hidden_states: Option<Vec<Tensor<3>>>,
+    ) -> Self {
+        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
+        Self {
+            logits,
+            loss,
+            pooler_output,
+            hidden_states,
+        }
+    }
+}
+
 /// A Hugging Face `…ForSequenceClassification` of any architecture: loads and saves HF model
 /// directories, classifies a batch, and says what inputs and labels it takes.
 ///

@@ -9,7 +9,7 @@ use super::model::BertModel;
 use crate::error::Result;
 use crate::input::BertInput;
 use crate::nn::init;
-use crate::task::{SequenceClassifierOutput, check_labels, cross_entropy};
+use crate::task::{SequenceClassifierOutput, check_labels};
 
 /// BERT with a classification head (HF `BertForSequenceClassification`): pooler → dropout →
 /// `Linear(hidden_size, num_labels)`, trained with cross-entropy.
@@ -70,13 +70,7 @@ impl BertForSequenceClassification {
         let logits = self
             .classifier
             .forward(self.dropout.forward(output.pooler_output.clone()));
-        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
-        SequenceClassifierOutput {
-            logits,
-            loss,
-            pooler_output: output.pooler_output,
-            hidden_states: output.hidden_states,
-        }
+        SequenceClassifierOutput::new(logits, labels, output.pooler_output, output.hidden_states)
     }
 
     /// Softmax probabilities per label, `[batch, num_labels]`.
@@ -97,6 +91,7 @@ impl BertForSequenceClassification {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use crate::task::cross_entropy;
 
     fn tiny_config() -> BertConfig {
         BertConfig {

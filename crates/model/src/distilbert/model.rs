@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::input::EncoderInput;
 use crate::nn::attention::{merge_heads, project_heads, scaled_dot_product};
 use crate::nn::{HiddenAct, add_norm, embed, first_token, init};
-use crate::task::{SequenceClassifierOutput, cross_entropy};
+use crate::task::SequenceClassifierOutput;
 
 /// DistilBERT's LayerNorm epsilon (hard-coded in HF, not a config key).
 const LAYER_NORM_EPS: f64 = 1e-12;
@@ -349,12 +349,6 @@ impl DistilBertForSequenceClassification {
         );
         let pooled = relu(self.pre_classifier.forward(first.clone()));
         let logits = self.classifier.forward(self.dropout.forward(pooled));
-        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
-        SequenceClassifierOutput {
-            logits,
-            loss,
-            pooler_output: first,
-            hidden_states,
-        }
+        SequenceClassifierOutput::new(logits, labels, first, hidden_states)
     }
 }

@@ -12,7 +12,7 @@ use crate::bert::{BertEmbeddings, BertEncoder};
 use crate::error::Result;
 use crate::input::EncoderInput;
 use crate::nn::{HiddenAct, init};
-use crate::task::{SequenceClassifierOutput, cross_entropy};
+use crate::task::SequenceClassifierOutput;
 
 /// The ELECTRA discriminator's encoder (HF `ElectraModel`, the `electra.*` weights).
 #[derive(Module, Debug)]
@@ -127,12 +127,6 @@ impl ElectraForSequenceClassification {
                 .encoder
                 .forward_head_input(embedded, mask, input.output_hidden_states);
         let logits = self.classifier.forward(first.clone());
-        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
-        SequenceClassifierOutput {
-            logits,
-            loss,
-            pooler_output: first,
-            hidden_states,
-        }
+        SequenceClassifierOutput::new(logits, labels, first, hidden_states)
     }
 }

@@ -14,7 +14,7 @@ use crate::bert::{BertEmbeddings, BertEncoder};
 use crate::error::Result;
 use crate::input::EncoderInput;
 use crate::nn::init;
-use crate::task::{SequenceClassifierOutput, cross_entropy};
+use crate::task::SequenceClassifierOutput;
 
 /// The RoBERTa encoder without pooler (HF `RobertaModel(add_pooling_layer=False)`, the
 /// `roberta.*` weights).
@@ -134,13 +134,7 @@ impl RobertaForSequenceClassification {
                 .encoder
                 .forward_head_input(embedded, mask, input.output_hidden_states);
         let logits = self.classifier.forward(first.clone());
-        let loss = labels.map(|labels| cross_entropy(logits.clone(), labels));
-        SequenceClassifierOutput {
-            logits,
-            loss,
-            pooler_output: first,
-            hidden_states,
-        }
+        SequenceClassifierOutput::new(logits, labels, first, hidden_states)
     }
 }
 
