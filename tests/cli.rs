@@ -707,6 +707,33 @@ fn bench_workloads_print_consistent_json() {
     );
 }
 
+/// `bertfit finetune` of `model` for one epoch on 16 rows of `data` (8 evaluated), 32 tokens,
+/// into `out`, with `extra` flags.
+fn finetune_briefly(model: &str, data: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "finetune",
+        "--model",
+        model,
+        "--dataset",
+        data,
+        "--train-size",
+        "16",
+        "--eval-size",
+        "8",
+        "--max-length",
+        "32",
+        "--padding",
+        "longest",
+        "--num-train-epochs",
+        "1",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    bertfit(&args)
+}
+
 /// A two-label (`neg`, `pos`) randomly initialised model of the architecture of the model
 /// fixture `name`, with that fixture's own kind of tokenizer (WordPiece, byte-level BPE,
 /// Unigram).
@@ -786,26 +813,7 @@ fn every_architecture_finetunes_predicts_evaluates_and_describes() {
         );
         assert!(!out.exists(), "{name}: a refused run left {out_s}");
 
-        let run = bertfit(&[
-            "finetune",
-            "--model",
-            base,
-            "--dataset",
-            data,
-            "--train-size",
-            "16",
-            "--eval-size",
-            "8",
-            "--max-length",
-            "32",
-            "--padding",
-            "longest",
-            "--num-train-epochs",
-            "1",
-            "--output-dir",
-            out_s,
-            "--no-progress",
-        ]);
+        let run = finetune_briefly(base, data, &out, &[]);
         assert!(run.status.success(), "{name}: {}", text(&run.stderr));
         let config: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
@@ -858,4 +866,101 @@ fn every_architecture_finetunes_predicts_evaluates_and_describes() {
         assert_eq!(info["model_type"], model_type);
         assert_eq!(info["missing"], serde_json::json!([]));
     }
+}
+
+/// Every tensor of a `model.safetensors`, as raw bytes by key.
+fn weights(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(key, view)| (key, view.data().to_vec()))
+        .collect()
+}
+
+/// `--train-layers head` (feature extraction) and `last:1` train exactly the head, or the last
+/// encoder layer and the head, and leave every other weight of the base as it was; the
+/// trainable-parameter count is printed; a resume with another setting, `last:N` beyond the
+/// model's layers and an unknown choice are refused before anything is written.
+#[test]
+fn train_layers_freeze_the_encoder_below_the_trained_layers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let (base_s, data) = (base.to_str().unwrap(), data.to_str().unwrap());
+    let initial = weights(&base);
+    let finetune = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["--learning-rate", "1e-3", "--weight-decay", "0.01"];
+        args.extend_from_slice(extra);
+        finetune_briefly(base_s, data, out, &args)
+    };
+    // The tiny BERT: hidden 32, 2 layers; pooler 32·32 + 32, classifier 2·32 + 2.
+    let head_params = 32 * 32 + 32 + 2 * 32 + 2;
+    let layer_params = 4 * (32 * 32 + 32) + 2 * (32 * 64) + 64 + 32 + 2 * (2 * 32);
+    for (setting, trainable, trains) in [
+        ("head", head_params, &["bert.pooler.", "classifier."][..]),
+        (
+            "last:1",
+            head_params + layer_params,
+            &["bert.pooler.", "classifier.", "bert.encoder.layer.1."][..],
+        ),
+    ] {
+        let out = tmp.path().join(setting.replace(':', ""));
+        let run = finetune(&out, &["--train-layers", setting]);
+        let stderr = text(&run.stderr);
+        assert!(run.status.success(), "{setting}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "train_layers {setting}: trainable params: {trainable} ||"
+            )),
+            "{setting}: {stderr}"
+        );
+        let trained = weights(&out);
+        assert_eq!(
+            trained.keys().collect::<Vec<_>>(),
+            initial.keys().collect::<Vec<_>>()
+        );
+        for (key, before) in &initial {
+            let trains = trains.iter().any(|prefix| key.starts_with(prefix));
+            // Every trained matrix moves; LayerNorm biases and the like may move little, but
+            // a frozen weight never moves at all.
+            if !trains {
+                assert!(trained[key] == *before, "{setting}: frozen {key} changed");
+            } else if key.ends_with(".weight") && !key.contains("LayerNorm") {
+                assert!(trained[key] != *before, "{setting}: {key} did not train");
+            }
+        }
+
+        // Resuming with another setting would not continue the same run.
+        let resume = finetune(&out, &["--resume", "--train-layers", "all"]);
+        let stderr = text(&resume.stderr);
+        assert!(!resume.status.success(), "{setting}: resumed with all");
+        assert!(
+            stderr.contains(&format!("train_layers `{setting}`"))
+                && stderr.contains("--train-layers"),
+            "{setting}: {stderr}"
+        );
+        assert!(
+            weights(&out) == trained,
+            "{setting}: a refused resume changed the model"
+        );
+    }
+
+    let out = tmp.path().join("never-created");
+    let too_many = finetune(&out, &["--train-layers", "last:3"]);
+    let stderr = text(&too_many.stderr);
+    assert!(!too_many.status.success());
+    assert!(
+        stderr.contains("--train-layers last:3: the model has 2 encoder layers; use last:1 to last:2, head or all"),
+        "{stderr}"
+    );
+    let unknown = finetune(&out, &["--train-layers", "top"]);
+    let stderr = text(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr.contains("`top` is not a train-layers choice"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a refused run left {}", out.display());
 }

@@ -4,7 +4,9 @@
 # Venv: scripts/reference/requirements.txt (torch 2.9.0, transformers 5.24.0, tokenizers 0.23.3,
 # safetensors 0.8.0, numpy 2.4.6, accelerate 1.15.0 for the Trainer). No network, no checkpoint:
 # every tokenizer is trained here with `tokenizers` on the fixed CORPUS below and every model is
-# built from a config.  About 20 s on 2 cores.  Two runs give byte-identical files.
+# built from a config.  About 20 s on 2 cores.  Two runs on one machine give byte-identical
+# files; on another CPU (AMD against Intel) torch's kernels round differently, by up to 5e-6 in
+# the trained weights, so regenerate only the fixtures a change needs.
 #
 # For each ARCH in distilbert, roberta, xlm_roberta, electra it writes
 #   crates/model/tests/fixtures/<ARCH>/
@@ -21,6 +23,9 @@
 #   crates/train/tests/fixtures/trainer/<ARCH>/
 #       args.json, data.safetensors, log.json, final.safetensors
 #                                               transformers.Trainer, 5 steps, as trainer/finetune/
+#   crates/train/tests/fixtures/trainer/<ARCH>-<slug>/
+#       the same with part of the model frozen (FREEZING: bertfit's --train-layers and
+#       --freeze-embeddings as requires_grad_(False)); args.json names the frozen parameters
 #
 # Everything is seeded, runs on CPU in float32, eager attention, model.eval() for references.
 # NOTE: crates/train/tests/fixtures/gen_fixtures.py wipes trainer/ when it runs (it only keeps
@@ -784,10 +789,39 @@ class SequentialTrainer(Trainer):
 
 NO_DECAY_NAME = re.compile(r"bias|layernorm|layer_norm")
 
+# Partial fine-tuning (bertfit's --train-layers / --freeze-embeddings), one setting per
+# architecture, each trained as above into trainer/<ARCH>-<slug>/.
+FREEZING = {
+    "distilbert": dict(train_layers="last:1", freeze_embeddings=False, slug="last1"),
+    "roberta": dict(train_layers="head", freeze_embeddings=False, slug="head"),
+    "xlm_roberta": dict(train_layers="all", freeze_embeddings=True, slug="freeze-embeddings"),
+    "electra": dict(train_layers="last:1", freeze_embeddings=False, slug="last1"),
+}
 
-def save_trainer_fixture(arch, spec, tok):
+
+def freeze(model, spec, freezing):
+    """What bertfit's Freezing does: requires_grad_(False) on the embeddings (with ELECTRA's
+    embeddings_project) and on the encoder layers below the trainable ones; the head trains.
+    (bertfit also runs frozen layers with dropout off; every dropout is 0 here.)"""
+    base = getattr(model, spec["prefix"])
+    layers = base.transformer.layer if hasattr(base, "transformer") else base.encoder.layer
+    embeddings = [base.embeddings]
+    if getattr(base, "embeddings_project", None) is not None:
+        embeddings.append(base.embeddings_project)
+    mode, n = freezing["train_layers"], len(layers)
+    frozen_layers = n if mode == "head" else (n - int(mode[5:]) if mode.startswith("last:") else 0)
+    assert 0 <= frozen_layers <= n
+    frozen = list(layers[:frozen_layers])
+    if mode != "all" or freezing["freeze_embeddings"]:
+        frozen = embeddings + frozen
+    for module in frozen:
+        module.requires_grad_(False)
+    return sorted(n for n, p in model.named_parameters() if not p.requires_grad)
+
+
+def save_trainer_fixture(arch, spec, tok, freezing=None):
     model_dir = os.path.join(MODEL_FIXTURES, arch)
-    d = os.path.join(TRAIN_FIXTURES, arch)
+    d = os.path.join(TRAIN_FIXTURES, arch if freezing is None else f"{arch}-{freezing['slug']}")
     fresh_dir(d)
     overrides = dict(spec["dropout_off"])
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -795,6 +829,7 @@ def save_trainer_fixture(arch, spec, tok):
     assert type(model) is spec["model_cls"]
     for k, v in overrides.items():
         assert getattr(model.config, k) == v, k
+    frozen_params = freeze(model, spec, freezing) if freezing else []
     num_labels = model.config.num_labels
     data = make_data(tok, spec, num_labels)
     max_grad_norm = 1.0
@@ -859,6 +894,10 @@ def save_trainer_fixture(arch, spec, tok):
     init = load_file(os.path.join(model_dir, "model.safetensors"))
     assert sorted(final) == sorted(init)
     assert any(not torch.equal(final[k], init[k]) for k in final)
+    # frozen parameters are untouched (no gradient, no optimizer state, no weight decay)
+    for k in frozen_params:
+        assert torch.equal(final[k], init[k]), k
+    assert not set(frozen_params) & set(decay + no_decay)
 
     write_safetensors(os.path.join(d, "data.safetensors"), data)
     args_json = dict(hp)
@@ -881,6 +920,11 @@ def save_trainer_fixture(arch, spec, tok):
         decay_params=decay,
         no_decay_params=no_decay,
         model_accepts_loss_kwargs=trainer.model_accepts_loss_kwargs,
+        train_layers=freezing["train_layers"] if freezing else "all",
+        freeze_embeddings=bool(freezing and freezing["freeze_embeddings"]),
+        frozen_params=frozen_params,
+        trainable_numel=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        all_numel=sum(p.numel() for p in model.parameters()),
         versions=dict(torch=torch.__version__, transformers=transformers.__version__,
                       accelerate=accelerate.__version__),
     )
@@ -923,8 +967,12 @@ def main():
             print(f"  step {e['step']} loss {e['loss']!r} grad_norm {e['grad_norm']!r} "
                   f"lr {e['learning_rate']!r}")
         print(f"  train_loss {summ['train_loss']!r}")
+        if arch in FREEZING:
+            steps, summ, _ = save_trainer_fixture(arch, spec, tok, FREEZING[arch])
+            print(f"  {FREEZING[arch]}: losses {[e['loss'] for e in steps]} "
+                  f"train_loss {summ['train_loss']!r}")
     for base in (MODEL_FIXTURES, TRAIN_FIXTURES):
-        for arch in ARCHS:
+        for arch in list(ARCHS) + [f"{a}-{f['slug']}" for a, f in FREEZING.items()]:
             for root, _, files in os.walk(os.path.join(base, arch)):
                 for fn in files:
                     os.chmod(os.path.join(root, fn), 0o644)

@@ -76,21 +76,41 @@ def report(workload, args, seconds, **extra):
     return out
 
 
+def freeze(model, train_layers):
+    """bertfit's --train-layers: requires_grad_(False) on the embeddings and the encoder layers
+    below the trained ones, which also run in eval mode (dropout off) as bertfit runs them; the
+    head trains. Trainer's optimizer then holds only the trainable parameters."""
+    if train_layers == "all":
+        return
+    base = model.base_model
+    layers = base.transformer.layer if hasattr(base, "transformer") else base.encoder.layer
+    n = len(layers)
+    frozen_layers = n if train_layers == "head" else n - int(train_layers.removeprefix("last:"))
+    frozen = [base.embeddings] + list(layers[:frozen_layers])
+    if getattr(base, "embeddings_project", None) is not None:
+        frozen.append(base.embeddings_project)
+    for module in frozen:
+        module.requires_grad_(False)
+        module.eval()
+
+
 def train_step(args):
     import torch
 
     model = load_model(args).to(args.device)
     model.train()
+    freeze(model, args.train_layers)
     batch, labels = random_batch(args, model.config)
     batch = {k: v.to(args.device) for k, v in batch.items()}
     labels = labels.to(args.device)
     # HF's parameter groups (no decay on biases and LayerNorm weights) and the implementation
     # Trainer picks by default (`optim="adamw_torch_fused"`: torch's fused AdamW kernel, one
     # pass per parameter); `--optim adamw_torch` is torch.optim.AdamW's default for-loop.
-    no_decay = [n for n, _ in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    no_decay = [n for n, _ in trainable if "bias" in n or "LayerNorm" in n]
     groups = [
-        {"params": [p for n, p in model.named_parameters() if n not in no_decay], "weight_decay": 0.01},
-        {"params": [p for n, p in model.named_parameters() if n in no_decay], "weight_decay": 0.0},
+        {"params": [p for n, p in trainable if n not in no_decay], "weight_decay": 0.01},
+        {"params": [p for n, p in trainable if n in no_decay], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=2e-5, fused=args.optim == "adamw_torch_fused")
     seconds, losses = [], []
@@ -121,7 +141,8 @@ def train_step(args):
             phases["forward"].append(forward)
             phases["backward"].append(backward - forward)
             phases["optimizer"].append(total - backward)
-    return report("train_step", args, seconds, loss=losses, phases=phases, optim=args.optim)
+    return report("train_step", args, seconds, loss=losses, phases=phases, optim=args.optim,
+                  train_layers=args.train_layers)
 
 
 def inference(args):
@@ -192,6 +213,8 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--optim", choices=["adamw_torch_fused", "adamw_torch"], default="adamw_torch_fused")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--train-layers", default="all",
+                        help="train-step only: all, head or last:N (bertfit's --train-layers)")
     args = parser.parse_args()
 
     import torch

@@ -73,6 +73,12 @@ pub struct BenchArgs {
     /// the cached environment `cargo xtask bench` sets up.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// A git revision of bertfit to measure beside the working tree, in the same run (e.g.
+    /// `--baseline main~3`): its release build, from `git archive` of that revision, runs every
+    /// row on every `--backends` device, and the report adds each device's ratio to it. This is
+    /// the regression check: side-by-side, not against figures from another machine or day.
+    #[arg(long)]
+    baseline: Option<String>,
 }
 
 /// Which rows to run.
@@ -82,6 +88,8 @@ pub enum Suite {
     Model,
     /// Tokenization rows.
     Tokenize,
+    /// Partial fine-tuning rows (`--train-layers`).
+    Partial,
     /// The end-to-end recipe.
     Recipe,
     /// Everything.
@@ -129,7 +137,19 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     } else {
         Backend::Flex
     };
-    let bertfit = finetune::build(backend, root, torch_env.as_ref())?;
+    // The baseline first: both builds share the target directory, and the working tree's build
+    // must be the last one written there.
+    let baseline = match &args.baseline {
+        Some(rev) => Some(build_baseline(
+            rev,
+            root,
+            &out,
+            backend,
+            torch_env.as_ref(),
+        )?),
+        None => None,
+    };
+    let bertfit = finetune::build(backend, root, None, torch_env.as_ref())?;
     let python = match &args.python {
         Some(python) => python.clone(),
         None => ensure_reference_python()?,
@@ -140,6 +160,9 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     let mut rows = Vec::new();
     if matches!(suite, Suite::Model | Suite::All) {
         rows.extend(model_rows(&minilm, &bert_base, args.iters));
+    }
+    if matches!(suite, Suite::Partial | Suite::All) {
+        rows.extend(partial_rows(&minilm, &bert_base, args.iters));
     }
     if matches!(suite, Suite::Tokenize | Suite::All) {
         let texts = out.join("imdb-like-25000.parquet");
@@ -195,14 +218,23 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         } else {
             args.backends.clone()
         };
-        let mut sides: Vec<Side> = devices
-            .iter()
-            .map(|device| Side::Bertfit {
+        let mut sides: Vec<Side> = Vec::new();
+        for device in &devices {
+            sides.push(Side::Bertfit {
                 binary: &bertfit,
                 device: device.clone(),
                 torch: torch_env.as_ref(),
-            })
-            .collect();
+                revision: None,
+            });
+            if let Some((rev, binary)) = &baseline {
+                sides.push(Side::Bertfit {
+                    binary,
+                    device: device.clone(),
+                    torch: torch_env.as_ref(),
+                    revision: Some(rev),
+                });
+            }
+        }
         sides.push(Side::Python {
             python: &python,
             script: &script,
@@ -237,6 +269,7 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         "threads": threads,
         "reps": args.reps,
         "bertfit_commit": git_commit(root),
+        "baseline": baseline.as_ref().map(|(rev, _)| rev),
         "reference": reference_versions(&python),
         "rows": results,
         "recipe": recipe,
@@ -254,6 +287,69 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         md_path.display()
     );
     Ok(())
+}
+
+/// Builds bertfit at `rev` in release with the same backend as the working tree's build, from
+/// `git archive` of that revision (so the working tree is left alone), and copies the binary
+/// out of the shared target directory before the working tree's build overwrites it. Both
+/// builds use the working tree's target directory, so the dependencies compile once.
+/// Returns the short revision and the binary's path.
+fn build_baseline(
+    rev: &str,
+    root: &Path,
+    out: &Path,
+    backend: Backend,
+    torch: Option<&torch::TorchEnv>,
+) -> Result<(String, PathBuf)> {
+    let output = Command::new("git")
+        .current_dir(root)
+        .args(["rev-parse", "--short", &format!("{rev}^{{commit}}")])
+        .output()
+        .context("running git rev-parse")?;
+    if !output.status.success() {
+        bail!(
+            "--baseline {rev}: not a commit of this repository ({})",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let short = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let dir = out.join(format!("baseline-{short}"));
+    let src = dir.join("src");
+    if src.exists() {
+        std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
+    }
+    std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+    eprintln!("==> baseline {short}: git archive into {}", src.display());
+    let mut archive = Command::new("git")
+        .current_dir(root)
+        .args(["archive", "--format=tar", &short])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting git archive")?;
+    let tar = archive
+        .stdout
+        .take()
+        .context("git archive gave no output pipe")?;
+    let unpacked = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(&src)
+        .stdin(tar)
+        .status()
+        .context("starting tar")?;
+    let archived = archive.wait().context("waiting for git archive")?;
+    if !archived.success() || !unpacked.success() {
+        bail!("unpacking {short} into {} failed", src.display());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let built = finetune::build(backend, &src, Some(&target), torch)?;
+    let binary = dir.join("bertfit");
+    std::fs::copy(&built, &binary)
+        .with_context(|| format!("copying {} to {}", built.display(), binary.display()))?;
+    std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
+    Ok((short, binary))
 }
 
 fn model_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
@@ -287,6 +383,38 @@ fn model_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
                     ],
                 });
             }
+        }
+    }
+    rows
+}
+
+/// Training steps at seq 128, batch 8, with the head alone, the last two layers and every layer
+/// training.
+fn partial_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
+    let models = [
+        ("minilm", "--model", minilm),
+        ("bert-base", "--config", bert_base),
+    ];
+    let mut rows = Vec::new();
+    for (model, flag, path) in models {
+        for layers in ["head", "last:2", "all"] {
+            rows.push(Row {
+                name: format!("train-step {model} seq 128 batch 8 train-layers {layers}"),
+                workload: "train-step",
+                unit: "samples/s",
+                args: vec![
+                    flag.into(),
+                    path.display().to_string(),
+                    "--seq".into(),
+                    "128".into(),
+                    "--batch".into(),
+                    "8".into(),
+                    "--iters".into(),
+                    iters.to_string(),
+                    "--train-layers".into(),
+                    layers.into(),
+                ],
+            });
         }
     }
     rows
@@ -339,6 +467,8 @@ enum Side<'a> {
         binary: &'a Path,
         device: String,
         torch: Option<&'a torch::TorchEnv>,
+        /// The `--baseline` revision this binary was built from; `None` for the working tree.
+        revision: Option<&'a str>,
     },
     /// `reference.py` with transformers + PyTorch.
     Python {
@@ -351,9 +481,19 @@ enum Side<'a> {
 impl Side<'_> {
     fn label(&self) -> String {
         match self {
-            Side::Bertfit { device, .. } if device.is_empty() => "bertfit".into(),
-            Side::Bertfit { device, .. } if device == "cpu" => "bertfit-flex".into(),
-            Side::Bertfit { device, .. } => format!("bertfit-{device}"),
+            Side::Bertfit {
+                device, revision, ..
+            } => {
+                let name = match device.as_str() {
+                    "" => "bertfit".to_string(),
+                    "cpu" => "bertfit-flex".to_string(),
+                    device => format!("bertfit-{device}"),
+                };
+                match revision {
+                    Some(rev) => format!("{name}@{rev}"),
+                    None => name,
+                }
+            }
             Side::Python { .. } => "pytorch".into(),
         }
     }
@@ -364,6 +504,7 @@ impl Side<'_> {
                 binary,
                 device,
                 torch,
+                ..
             } => {
                 let mut c = Command::new(binary);
                 c.args(["bench", row.workload]);
@@ -424,13 +565,30 @@ fn run_row(row: &Row, reps: usize, sides: &[Side<'_>], env: &ThreadEnv) -> Resul
         .unwrap_or(f64::NAN);
     let mut results = serde_json::Map::new();
     let mut ratios = serde_json::Map::new();
+    let mut to_baseline = serde_json::Map::new();
+    let median = |label: &str, results: &serde_json::Map<String, Value>| {
+        results
+            .get(label)
+            .and_then(|s| s["median"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
     for (side, summary) in sides.iter().zip(&summaries) {
-        if !matches!(side, Side::Python { .. }) {
-            let ratio = summary["median"].as_f64().unwrap_or(f64::NAN) / reference;
-            ratios.insert(side.label(), json!(ratio));
-            eprintln!("    {} / pytorch = {ratio:.2}", side.label());
-        }
         results.insert(side.label(), summary.clone());
+    }
+    for side in sides {
+        let Side::Bertfit { revision, .. } = side else {
+            continue;
+        };
+        let label = side.label();
+        let ratio = median(&label, &results) / reference;
+        ratios.insert(label.clone(), json!(ratio));
+        eprintln!("    {label} / pytorch = {ratio:.2}");
+        if let Some(rev) = revision {
+            let current = label.trim_end_matches(&format!("@{rev}")).to_string();
+            let ratio = median(&current, &results) / median(&label, &results);
+            to_baseline.insert(current.clone(), json!(ratio));
+            eprintln!("    {current} / {label} = {ratio:.3}");
+        }
     }
     Ok(json!({
         "name": row.name,
@@ -438,6 +596,7 @@ fn run_row(row: &Row, reps: usize, sides: &[Side<'_>], env: &ThreadEnv) -> Resul
         "unit": row.unit,
         "results": results,
         "ratios": ratios,
+        "ratios_to_baseline": to_baseline,
     }))
 }
 
@@ -746,25 +905,34 @@ fn markdown(report: &Value) -> String {
         report["bertfit_commit"].as_str().unwrap_or("?"),
         report["reference"]
     ));
-    let labels = ["bertfit-flex", "bertfit-tch", "bertfit", "pytorch"];
-    let present: Vec<&str> = labels
-        .into_iter()
-        .filter(|l| {
-            report["rows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| r["results"].get(*l).is_some())
-        })
-        .collect();
+    // Every side that measured some row, in the order the rows list them (PyTorch last).
+    let mut present: Vec<&str> = Vec::new();
+    for row in report["rows"].as_array().into_iter().flatten() {
+        for label in row["results"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(l, _)| l)
+        {
+            if !present.contains(&label.as_str()) {
+                present.push(label);
+            }
+        }
+    }
+    present.sort_by_key(|l| *l == "pytorch");
     let ours: Vec<&str> = present
         .iter()
         .copied()
         .filter(|l| *l != "pytorch")
         .collect();
+    let baseline = report["baseline"].as_str();
     let mut headers = vec!["row".to_string(), "unit".to_string()];
     headers.extend(present.iter().map(|l| format!("{l} median (min–max)")));
-    headers.extend(["ratio to PyTorch".to_string(), "peak RSS".to_string()]);
+    headers.push("ratio to PyTorch".to_string());
+    if let Some(rev) = baseline {
+        headers.push(format!("ratio to {rev}"));
+    }
+    headers.push("peak RSS".to_string());
     push_table_header(&mut s, &headers);
     let mib = |v: &Value| {
         v.as_f64()
@@ -797,15 +965,24 @@ fn markdown(report: &Value) -> String {
                 Some(format!("{}: **{r:.2}**", l.trim_start_matches("bertfit-")))
             })
             .collect();
+        s.push_str(&format!(" {} |", ratios.join(", ")));
+        if baseline.is_some() {
+            let to_baseline: Vec<String> = row["ratios_to_baseline"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(l, r)| {
+                    let r = r.as_f64()?;
+                    Some(format!("{}: **{r:.3}**", l.trim_start_matches("bertfit-")))
+                })
+                .collect();
+            s.push_str(&format!(" {} |", to_baseline.join(", ")));
+        }
         let rss: Vec<String> = present
             .iter()
             .map(|l| mib(&row["results"][*l]["peak_rss_bytes"]))
             .collect();
-        s.push_str(&format!(
-            " {} | {} MiB |\n",
-            ratios.join(", "),
-            rss.join(" / ")
-        ));
+        s.push_str(&format!(" {} MiB |\n", rss.join(" / ")));
     }
     // Where a training step's time goes: the median seconds of each phase over every timed
     // iteration of every repetition.

@@ -148,7 +148,7 @@ pub fn run(args: &FinetuneArgs, root: &Path) -> Result<()> {
         Backend::Tch => Some(torch::ensure_torch()?),
         _ => None,
     };
-    let bertfit = build(args.backend, root, torch.as_ref())?;
+    let bertfit = build(args.backend, root, None, torch.as_ref())?;
     if args.backend != Backend::Flex && !finetune.iter().any(|a| a == "--device") {
         finetune.extend(["--device".to_string(), default_device(args.backend).into()]);
     }
@@ -253,8 +253,14 @@ fn default_device(backend: Backend) -> &'static str {
     }
 }
 
-/// `cargo build --release -p bertfit-cli` with the backend's feature; returns the binary.
-pub fn build(backend: Backend, root: &Path, torch: Option<&torch::TorchEnv>) -> Result<PathBuf> {
+/// `cargo build --release -p bertfit-cli` in `root` with the backend's feature, into `target_dir`
+/// (default: cargo's own choice); returns the binary.
+pub fn build(
+    backend: Backend,
+    root: &Path,
+    target_dir: Option<&Path>,
+    torch: Option<&torch::TorchEnv>,
+) -> Result<PathBuf> {
     let feature = match backend {
         Backend::Flex => None,
         Backend::Tch => Some("tch"),
@@ -273,6 +279,9 @@ pub fn build(backend: Backend, root: &Path, torch: Option<&torch::TorchEnv>) -> 
     ]);
     if let Some(feature) = feature {
         command.args(["--features", feature]);
+    }
+    if let Some(target_dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", target_dir);
     }
     if let Some(torch) = torch {
         torch.apply(&mut command);

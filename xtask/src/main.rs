@@ -77,6 +77,10 @@ enum Bench {
     /// Tokenizing 25 000 IMDB-length texts at 128 and 512, against `datasets.map` with the fast
     /// tokenizer.
     Tokenize(Box<bench::BenchArgs>),
+    /// Partial fine-tuning: training steps with `--train-layers head`, `last:2` and `all` (seq
+    /// 128, batch 8), MiniLM and bert-base-sized, against PyTorch freezing the same layers with
+    /// `requires_grad_(False)`.
+    Partial(Box<bench::BenchArgs>),
     /// The seed recipe on the shipped sample: padding max_length against longest + grouping.
     Recipe(Box<bench::BenchArgs>),
     /// Every suite but `data`.
@@ -108,6 +112,7 @@ fn main() -> Result<()> {
                 Some(Bench::All(args)) => bench::run(bench::Suite::All, &args, &root),
                 Some(Bench::Model(args)) => bench::run(bench::Suite::Model, &args, &root),
                 Some(Bench::Tokenize(args)) => bench::run(bench::Suite::Tokenize, &args, &root),
+                Some(Bench::Partial(args)) => bench::run(bench::Suite::Partial, &args, &root),
                 Some(Bench::Recipe(args)) => bench::run(bench::Suite::Recipe, &args, &root),
                 Some(Bench::Data(args)) => bench_data::run(&args),
             }

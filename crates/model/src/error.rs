@@ -87,6 +87,16 @@ pub enum ModelError {
         /// Every missing HF key.
         keys: Vec<String>,
     },
+    /// `TrainLayers::Last` asked for more encoder layers than the model has.
+    #[error(
+        "train layers `last:{requested}` asks for {requested} encoder layers but the model has {layers}; use last:1 to last:{layers}, head or all"
+    )]
+    TrainLayers {
+        /// The `N` of `last:N`.
+        requested: usize,
+        /// The model's encoder layers.
+        layers: usize,
+    },
     /// Inputs that the model cannot take (shapes, ids outside the vocabulary, bad labels).
     #[error("invalid model input: {0}")]
     InvalidInput(String),

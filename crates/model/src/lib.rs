@@ -38,6 +38,7 @@ mod bert;
 mod distilbert;
 mod electra;
 mod error;
+mod freeze;
 mod hf;
 mod input;
 mod nn;
@@ -57,6 +58,9 @@ pub use electra::{
     ElectraClassificationHead, ElectraConfig, ElectraForSequenceClassification, ElectraModel,
 };
 pub use error::{ModelError, Result};
+pub use freeze::{
+    EncoderParts, Freezing, TrainLayers, TrainLayersParseError, trainable_parameters,
+};
 pub use hf::{
     AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, LoadReport, PYTORCH_FILE,
     PretrainedConfig, SAFETENSORS_FILE, SUPPORTED_MODEL_TYPES, find_weights,

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
 use crate::error::{ModelError, Result};
+use crate::freeze::EncoderParts;
 use crate::hf::LoadReport;
 use crate::input::{EncoderInput, InputSpec};
 
@@ -96,6 +97,10 @@ pub trait SequenceClassifier: Module + Sized {
 
     /// The HF state-dict keys and shapes this model saves, sorted by key.
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)>;
+
+    /// The embeddings and encoder layers, which partial fine-tuning freezes
+    /// ([`Freezing`](crate::Freezing)); the rest is the head.
+    fn encoder_parts(&self) -> EncoderParts;
 
     /// Softmax probabilities per label, `[batch, num_labels]`.
     fn predict_proba(&self, input: EncoderInput) -> Tensor<2> {

@@ -198,6 +198,42 @@ pub(crate) fn load<T: Task>(
     })
 }
 
+/// Refuses to resume from a checkpoint written with other frozen parameters: its optimizer
+/// holds moments for exactly the parameters that trained, so a resume with other ones would not
+/// continue the same run.
+///
+/// # Errors
+/// [`TrainError::Checkpoint`] naming both settings.
+pub(crate) fn check_freezing(dir: &Path, config: &TrainingConfig) -> Result<()> {
+    let path = dir.join(files::TRAINING_CONFIG);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let saved: TrainingConfig = read_json(&path)?;
+    if saved.freezing() == config.freezing() {
+        return Ok(());
+    }
+    let describe = |c: &TrainingConfig| {
+        format!(
+            "train_layers `{}`{}",
+            c.train_layers,
+            if c.freeze_embeddings {
+                " with the embeddings frozen"
+            } else {
+                ""
+            }
+        )
+    };
+    Err(TrainError::Checkpoint {
+        path: dir.to_path_buf(),
+        message: format!(
+            "it was written by a run with {}, but this run has {}; resume with the same train_layers and freeze_embeddings (--train-layers, --freeze-embeddings)",
+            describe(&saved),
+            describe(config)
+        ),
+    })
+}
+
 fn check_complete(dir: &Path) -> Result<()> {
     let missing = [
         files::TRAINER_STATE,

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bertfit_model::{Freezing, TrainLayers};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -105,6 +106,11 @@ pub struct TrainingConfig {
     pub shuffle: bool,
     /// Show a progress bar on stderr.
     pub progress_bar: bool,
+    /// Which encoder layers train (`"all"`, `"head"` for feature extraction, `"last:N"`); the
+    /// rest of the encoder is frozen, and the head always trains. See [`Freezing`].
+    pub train_layers: TrainLayers,
+    /// Freeze the embeddings (implied by `train_layers` `"head"` and `"last:N"`).
+    pub freeze_embeddings: bool,
 }
 
 impl Default for TrainingConfig {
@@ -142,6 +148,8 @@ impl Default for TrainingConfig {
             dataloader_drop_last: false,
             shuffle: true,
             progress_bar: true,
+            train_layers: TrainLayers::All,
+            freeze_embeddings: false,
         }
     }
 }
@@ -175,6 +183,15 @@ impl TrainingConfig {
     pub fn greater_is_better(&self) -> bool {
         self.greater_is_better
             .unwrap_or_else(|| !self.best_metric().ends_with("loss"))
+    }
+
+    /// What [`train_layers`](Self::train_layers) and
+    /// [`freeze_embeddings`](Self::freeze_embeddings) freeze.
+    pub fn freezing(&self) -> Freezing {
+        Freezing {
+            train_layers: self.train_layers,
+            freeze_embeddings: self.freeze_embeddings,
+        }
     }
 
     /// Evaluation interval in steps for `eval_strategy = "steps"`.
@@ -299,6 +316,16 @@ mod tests {
             serde_json::from_str(r#"{"num_train_epochs": 2, "eval_strategy": "epoch"}"#).unwrap();
         assert_eq!(partial.num_train_epochs, 2.0);
         assert_eq!(partial.eval_strategy, IntervalStrategy::Epoch);
+        assert_eq!(partial.train_layers, TrainLayers::All);
+        let head: TrainingConfig =
+            serde_json::from_str(r#"{"train_layers": "last:2", "freeze_embeddings": true}"#)
+                .unwrap();
+        assert_eq!(head.train_layers, TrainLayers::Last(2));
+        assert!(head.freezing().freeze_embeddings);
+        let bad = serde_json::from_str::<TrainingConfig>(r#"{"train_layers": "last:0"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("`all`, `head` or `last:N`"), "{bad}");
     }
 
     #[test]

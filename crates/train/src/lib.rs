@@ -65,6 +65,8 @@ pub use batch::{
     BatchOptions, EncodedDataset, Example, HostBatch, SplitMix64, derive_seed, epoch_order,
     for_each_batch,
 };
+/// What partial fine-tuning freezes (`TrainingConfig::train_layers`), from the model crate.
+pub use bertfit_model::{Freezing, TrainLayers};
 pub use checkpoint::{Resume, TrainerState, files, list_checkpoints};
 pub use clip::clip_global_norm;
 pub use config::{BatchPadding, IntervalStrategy, TrainingConfig};

@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::path::Path;
 
-use bertfit_model::SequenceClassifier;
+use bertfit_model::{EncoderParts, SequenceClassifier};
 use burn::module::Module;
 use burn::prelude::*;
 use serde_json::{Map, Value};
@@ -45,6 +45,9 @@ pub trait Task {
 
     /// The longest sequence `model` takes: the default truncation and padding length.
     fn max_length(&self, model: &Self::Model) -> usize;
+
+    /// `model`'s embeddings and encoder layers, which partial fine-tuning freezes.
+    fn encoder_parts(&self, model: &Self::Model) -> EncoderParts;
 
     /// Checks every example's label fits `model`; `what` ("training", "evaluation") names the
     /// set in the error.
@@ -134,6 +137,10 @@ impl<M: SequenceClassifier> Task for SequenceClassification<M> {
 
     fn max_length(&self, model: &M) -> usize {
         model.input_spec().max_length
+    }
+
+    fn encoder_parts(&self, model: &M) -> EncoderParts {
+        model.encoder_parts()
     }
 
     fn check_labels(&self, model: &M, data: &EncodedDataset, what: &str) -> Result<()> {

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bertfit_model::SequenceClassifier;
+use bertfit_model::{SequenceClassifier, trainable_parameters};
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -314,6 +314,9 @@ impl<'a, T: Task> Run<'a, T> {
             let restored = Self::restore(trainer, task, plan, &dir, &device)?;
             (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
         }
+        let freezing = c.freezing();
+        let parts = task.encoder_parts(&model);
+        let model = freezing.apply(model, parts)?;
         let log = MetricsLog::open(&c.output_dir.join(files::METRICS))?;
         let progress = Progress::new(
             c.progress_bar,
@@ -325,6 +328,16 @@ impl<'a, T: Task> Run<'a, T> {
             warmup_steps: plan.warmup_steps,
             total_steps: plan.total_steps,
         };
+        if freezing.freezes_anything() {
+            // As PEFT's `print_trainable_parameters`.
+            let (trainable, all) = trainable_parameters(&model);
+            progress.println(&format!(
+                "train_layers {}{}: trainable params: {trainable} || all params: {all} || trainable%: {:.4}",
+                c.train_layers,
+                if c.freeze_embeddings { ", embeddings frozen" } else { "" },
+                100.0 * trainable as f64 / all.max(1) as f64
+            ));
+        }
         let run = Self {
             trainer,
             task,
@@ -353,6 +366,7 @@ impl<'a, T: Task> Run<'a, T> {
         dir: &Path,
         device: &Device,
     ) -> Result<Restored<T::Model>> {
+        checkpoint::check_freezing(dir, &trainer.config)?;
         let restored = checkpoint::load(task, dir, device, |m| trainer.optimizer(m))?;
         if restored.state.max_steps != plan.total_steps {
             return Err(TrainError::Checkpoint {

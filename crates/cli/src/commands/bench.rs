@@ -19,7 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bertfit_data::{Source, TextDataset};
 use bertfit_model::{
-    AutoConfig, AutoModelForSequenceClassification, InputSpec, SequenceClassifier,
+    AutoConfig, AutoModelForSequenceClassification, Freezing, InputSpec, SequenceClassifier,
+    TrainLayers,
 };
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
 use bertfit_train::{HostBatch, SplitMix64, TrainingConfig};
@@ -87,6 +88,9 @@ struct ModelArgs {
     /// AdamW implementation of `train-step` [default: the device's, as `bertfit finetune`].
     #[arg(long, value_enum)]
     optim: Option<crate::commands::finetune::OptimArg>,
+    /// `train-step` only: which encoder layers train, as `bertfit finetune --train-layers`.
+    #[arg(long, default_value = "all", value_name = "all|head|last:N")]
+    train_layers: TrainLayers,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,7 +178,13 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
     let device = crate::device::parse(&args.device)?;
     let model = load_model(args, &device)?;
     let ad_device = device.autodiff();
-    let mut model = model.to_device(&ad_device).train();
+    let model = model.to_device(&ad_device).train();
+    let parts = model.encoder_parts();
+    let freezing = Freezing {
+        train_layers: args.train_layers,
+        freeze_embeddings: false,
+    };
+    let mut model = freezing.apply(model, parts).context("--train-layers")?;
     let (input, labels) =
         random_batch(args, &model.input_spec())?.to_tensors(&model, &ad_device)?;
     // The optimizer `bertfit finetune` trains with (HF's parameter groups, weight decay 0.01
@@ -238,6 +248,7 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
         json!({
             "loss": losses,
             "phases": {"forward": forward, "backward": backward, "optimizer": optimizer},
+            "train_layers": args.train_layers.to_string(),
         }),
     ))
 }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bertfit_model::{
-    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, find_weights,
+    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, TrainLayers,
+    find_weights,
 };
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{
@@ -133,6 +134,15 @@ pub struct FinetuneArgs {
     /// Batch texts of similar length together (with `--padding longest`).
     #[arg(long)]
     pub group_by_length: bool,
+    /// Which encoder layers train [default: all]: `all` (full fine-tuning), `head` (feature
+    /// extraction: only the head, i.e. the classifier with BERT's pooler or DistilBERT's
+    /// pre-classifier, on a frozen encoder) or `last:N` (the last N encoder layers and the
+    /// head). Frozen layers get no gradient and no optimizer state and run as at inference.
+    #[arg(long, value_name = "all|head|last:N")]
+    pub train_layers: Option<TrainLayers>,
+    /// Freeze the embeddings (implied by `--train-layers head` and `last:N`).
+    #[arg(long)]
+    pub freeze_embeddings: bool,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -251,6 +261,10 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
         None if optim_in_file => {}
         None => c.optim = device::default_optimizer(&args.device),
     }
+    if let Some(layers) = args.train_layers {
+        c.train_layers = layers;
+    }
+    c.freeze_embeddings |= args.freeze_embeddings;
     c.load_best_model_at_end |= args.load_best_model_at_end;
     c.group_by_length |= args.group_by_length;
     c.progress_bar = !args.no_progress;
@@ -350,6 +364,13 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
         .load_weights(&weights)
         .with_context(|| format!("loading {}", weights.display()))?;
     eprintln!("model: {report}");
+    let layers = model.encoder_parts().layers.len();
+    if config.freezing().frozen_layers(layers).is_err() {
+        bail!(
+            "--train-layers {}: the model has {layers} encoder layers; use last:1 to last:{layers}, head or all",
+            config.train_layers
+        );
+    }
 
     let spec = model.input_spec();
     let max_length = config.max_length.unwrap_or(spec.max_length);

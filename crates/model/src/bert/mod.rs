@@ -19,6 +19,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::error::Result;
+use crate::freeze::EncoderParts;
 use crate::hf::{self, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
@@ -131,5 +132,8 @@ impl SequenceClassifier for BertForSequenceClassification {
 
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.hf_state_dict_shapes()
+    }
+    fn encoder_parts(&self) -> EncoderParts {
+        EncoderParts::new(&self.bert.embeddings, &self.bert.encoder.layer)
     }
 }

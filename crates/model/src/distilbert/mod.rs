@@ -15,6 +15,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::error::Result;
+use crate::freeze::EncoderParts;
 use crate::hf::{self, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
@@ -84,5 +85,11 @@ impl SequenceClassifier for DistilBertForSequenceClassification {
 
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
         hf::hf_state_dict_shapes(self, &KEYS)
+    }
+    fn encoder_parts(&self) -> EncoderParts {
+        EncoderParts::new(
+            &self.distilbert.embeddings,
+            &self.distilbert.transformer.layer,
+        )
     }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::error::Result;
+use crate::freeze::EncoderParts;
 use crate::hf::{self, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
@@ -87,5 +88,9 @@ impl SequenceClassifier for ElectraForSequenceClassification {
 
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
         hf::hf_state_dict_shapes(self, &KEYS)
+    }
+    fn encoder_parts(&self) -> EncoderParts {
+        EncoderParts::new(&self.electra.embeddings, &self.electra.encoder.layer)
+            .with_embeddings(&self.electra.embeddings_project)
     }
 }

@@ -13,6 +13,7 @@ use crate::bert::{self, BertConfig, BertForSequenceClassification};
 use crate::distilbert::{self, DistilBertConfig, DistilBertForSequenceClassification};
 use crate::electra::{self, ElectraConfig, ElectraForSequenceClassification};
 use crate::error::{ModelError, Result};
+use crate::freeze::EncoderParts;
 use crate::hf::LoadReport;
 use crate::input::{EncoderInput, InputSpec};
 use crate::roberta::{self, RobertaConfig, RobertaForSequenceClassification};
@@ -248,5 +249,8 @@ impl SequenceClassifier for AutoModelForSequenceClassification {
 
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
         dispatch!(self, model => SequenceClassifier::hf_state_dict_shapes(model))
+    }
+    fn encoder_parts(&self) -> EncoderParts {
+        dispatch!(self, model => model.encoder_parts())
     }
 }

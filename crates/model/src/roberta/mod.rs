@@ -13,6 +13,7 @@ use std::path::Path;
 use burn::prelude::*;
 
 use crate::error::Result;
+use crate::freeze::EncoderParts;
 use crate::hf::{self, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
@@ -87,5 +88,8 @@ impl SequenceClassifier for RobertaForSequenceClassification {
 
     fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
         hf::hf_state_dict_shapes(self, &KEYS)
+    }
+    fn encoder_parts(&self) -> EncoderParts {
+        EncoderParts::new(&self.roberta.embeddings, &self.roberta.encoder.layer)
     }
 }

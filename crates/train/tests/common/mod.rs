@@ -218,7 +218,11 @@ pub const ARCHITECTURES: [&str; 4] = ["distilbert", "roberta", "xlm_roberta", "e
 /// rate and the final weights match `transformers.Trainer` within 1e-4; returns the largest
 /// differences (loss, grad norm, weight).
 pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
-    use bertfit_model::{AutoConfig, AutoModelForSequenceClassification};
+    use bertfit_model::{
+        AutoConfig, AutoModelForSequenceClassification, Freezing, SequenceClassifier, TrainLayers,
+        trainable_parameters,
+    };
+    use burn::module::Module;
     let dir = fixture(&format!("trainer/{name}"));
     let args: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
@@ -246,12 +250,35 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
         pad_token_id: pad,
     };
 
-    let mut config = AutoConfig::from_file(model_fixture(&format!("{name}/config.json"))).unwrap();
+    // `<arch>` or, with part of the model frozen, `<arch>-<setting>`.
+    let arch = name.split_once('-').map_or(name, |(arch, _)| arch);
+    let train_layers: TrainLayers = args["train_layers"].as_str().unwrap().parse().unwrap();
+    let freeze_embeddings = args["freeze_embeddings"].as_bool().unwrap();
+    let mut config = AutoConfig::from_file(model_fixture(&format!("{arch}/config.json"))).unwrap();
     config.set_dropout(0.0);
     let mut model = AutoModelForSequenceClassification::new(&config, device).unwrap();
     model
-        .load_weights(model_fixture(&format!("{name}/model.safetensors")))
+        .load_weights(model_fixture(&format!("{arch}/model.safetensors")))
         .unwrap();
+    // The same parameters train as in the reference: as many scalars of the same total.
+    let freezing = Freezing {
+        train_layers,
+        freeze_embeddings,
+    };
+    let frozen = freezing
+        .apply(
+            model.clone().to_device(&device.clone().autodiff()).train(),
+            model.encoder_parts(),
+        )
+        .unwrap();
+    assert_eq!(
+        trainable_parameters(&frozen),
+        (
+            args["trainable_numel"].as_u64().unwrap() as usize,
+            args["all_numel"].as_u64().unwrap() as usize
+        ),
+        "{name}: trainable / all parameters"
+    );
     let output_dir = tempfile::tempdir().unwrap();
     let training = TrainingConfig {
         output_dir: output_dir.path().to_path_buf(),
@@ -268,6 +295,8 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
         max_length: Some(seq),
         shuffle: false,
         progress_bar: false,
+        train_layers,
+        freeze_embeddings,
         ..TrainingConfig::default()
     };
     let output = Trainer::new(training, device.clone())
@@ -303,7 +332,15 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
     }
     let final_weights = read_tensors(&output_dir.path().join("model.safetensors"));
     let hf_weights = read_tensors(&dir.join("final.safetensors"));
-    let initial = read_tensors(&model_fixture(&format!("{name}/model.safetensors")));
+    let initial = read_tensors(&model_fixture(&format!("{arch}/model.safetensors")));
+    // Frozen weights come back bit for bit: no update, no weight decay.
+    for key in args["frozen_params"].as_array().unwrap() {
+        let key = key.as_str().unwrap();
+        assert!(
+            final_weights[key] == initial[key],
+            "{name}: frozen {key} changed"
+        );
+    }
     let (moved, _) = max_weight_diff(&initial, &hf_weights);
     // Key biases: their gradient is rounding noise (see `five_hf_trainer_steps`).
     let (diff, key) = max_weight_diff(
