@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// the regression check: side-by-side, not against figures from another machine or day.
     #[arg(long)]
     baseline: Option<String>,
+    /// Leave transformers + PyTorch out of the model and tokenize rows (e.g. for a quicker
+    /// `--baseline` regression check); the report then has no ratio to PyTorch.
+    #[arg(long)]
+    no_pytorch: bool,
 }
 
 /// Which rows to run.
@@ -152,6 +156,8 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     let bertfit = finetune::build(backend, root, None, torch_env.as_ref())?;
     let python = match &args.python {
         Some(python) => python.clone(),
+        // Nothing runs it: the report only asks it for versions, and finds none.
+        None if args.no_pytorch => PathBuf::from("python3"),
         None => ensure_reference_python()?,
     };
     let script = root.join("xtask/bench/reference.py");
@@ -235,11 +241,13 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
                 });
             }
         }
-        sides.push(Side::Python {
-            python: &python,
-            script: &script,
-            cache: out.join("hf-datasets-cache"),
-        });
+        if !args.no_pytorch {
+            sides.push(Side::Python {
+                python: &python,
+                script: &script,
+                cache: out.join("hf-datasets-cache"),
+            });
+        }
         results.push(run_row(row, args.reps, &sides, &env)?);
     }
     let mut recipe = Vec::new();
@@ -249,7 +257,8 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
             .as_ref()
             .is_none_or(|o| "recipe".contains(o.as_str()))
     {
-        let recipe_python = (!args.no_recipe_reference).then_some(python.as_path());
+        let recipe_python =
+            (!args.no_recipe_reference && !args.no_pytorch).then_some(python.as_path());
         recipe = run_recipe(
             root,
             &bertfit,
@@ -559,10 +568,11 @@ fn run_row(row: &Row, reps: usize, sides: &[Side<'_>], env: &ThreadEnv) -> Resul
         }
     }
     let summaries: Vec<Value> = runs.iter().map(|r| summary(r)).collect();
-    let reference = summaries
-        .last()
-        .and_then(|s| s["median"].as_f64())
-        .unwrap_or(f64::NAN);
+    let reference = sides
+        .iter()
+        .zip(&summaries)
+        .find(|(side, _)| matches!(side, Side::Python { .. }))
+        .and_then(|(_, s)| s["median"].as_f64());
     let mut results = serde_json::Map::new();
     let mut ratios = serde_json::Map::new();
     let mut to_baseline = serde_json::Map::new();
@@ -580,9 +590,11 @@ fn run_row(row: &Row, reps: usize, sides: &[Side<'_>], env: &ThreadEnv) -> Resul
             continue;
         };
         let label = side.label();
-        let ratio = median(&label, &results) / reference;
-        ratios.insert(label.clone(), json!(ratio));
-        eprintln!("    {label} / pytorch = {ratio:.2}");
+        if let Some(reference) = reference {
+            let ratio = median(&label, &results) / reference;
+            ratios.insert(label.clone(), json!(ratio));
+            eprintln!("    {label} / pytorch = {ratio:.2}");
+        }
         if let Some(rev) = revision {
             let current = label.trim_end_matches(&format!("@{rev}")).to_string();
             let ratio = median(&current, &results) / median(&label, &results);
