@@ -17,6 +17,23 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The optimizer steps' log records of a run (those with a `loss`) and the reference run's
+/// `log.json` in the fixture `dir`.
+pub fn logged_steps(
+    state: &bertfit_train::TrainerState,
+    dir: &Path,
+) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("log.json")).unwrap()).unwrap();
+    let ours = state
+        .log_history
+        .iter()
+        .filter(|r| r.get("loss").is_some())
+        .cloned()
+        .collect();
+    (ours, log)
+}
+
 /// `crates/model/tests/fixtures/<name>` (the tiny model lives there).
 pub fn model_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -137,15 +154,8 @@ pub fn five_hf_trainer_steps(
         .train(model, &train, None, Resume::No)
         .unwrap();
 
-    let log: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("log.json")).unwrap()).unwrap();
+    let (ours, log) = logged_steps(&output.state, &dir);
     let expected = log["log_history"].as_array().unwrap();
-    let ours: Vec<&serde_json::Value> = output
-        .state
-        .log_history
-        .iter()
-        .filter(|r| r.get("loss").is_some())
-        .collect();
     assert_eq!(ours.len(), 5);
     for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
         for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
@@ -304,15 +314,8 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
         .train(model, &train, None, Resume::No)
         .unwrap();
 
-    let log: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("log.json")).unwrap()).unwrap();
+    let (ours, log) = logged_steps(&output.state, &dir);
     let expected = log["log_history"].as_array().unwrap();
-    let ours: Vec<&serde_json::Value> = output
-        .state
-        .log_history
-        .iter()
-        .filter(|r| r.get("loss").is_some())
-        .collect();
     assert_eq!(ours.len(), 5, "{name}");
     let (mut loss_diff, mut norm_diff) = (0.0f64, 0.0f64);
     for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
