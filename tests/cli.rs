@@ -964,3 +964,196 @@ fn train_layers_freeze_the_encoder_below_the_trained_layers() {
     );
     assert!(!out.exists(), "a refused run left {}", out.display());
 }
+
+/// The safetensors tensors of `path` by key.
+fn tensors(path: &Path) -> BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(key, view)| (key, view.data().to_vec()))
+        .collect()
+}
+
+/// The probabilities `predict --format json` gives for `text` with `model`.
+fn probabilities(model: &str, review: &str) -> Vec<f64> {
+    let out = bertfit(&["predict", "--model", model, "--format", "json", review]);
+    assert!(out.status.success(), "{}", text_of(&out));
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let scores = line["scores"].as_object().unwrap();
+    scores.values().map(|v| v.as_f64().unwrap()).collect()
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", text(&out.stdout), text(&out.stderr))
+}
+
+/// LoRA from the CLI: `finetune --lora-r` trains the adapters and the head only and writes a
+/// PEFT adapter (no copy of the base); `evaluate` and `predict` read it onto its base; `merge`
+/// writes a plain model that predicts the same, with the base's untouched weights bit for bit;
+/// bad LoRA flags, a resume without them and a checkpoint without its adapter are refused.
+#[test]
+fn lora_finetunes_evaluates_predicts_and_merges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let (base_s, data) = (base.to_str().unwrap(), data.to_str().unwrap());
+    let out = tmp.path().join("lora");
+    let lora = [
+        "--lora-r",
+        "4",
+        "--lora-alpha",
+        "16",
+        "--learning-rate",
+        "1e-2",
+    ];
+    let run = finetune_briefly(base_s, data, &out, &lora);
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    // query and value of 2 layers: A 4×32 + B 32×4 each; the classifier 2×32 + 2.
+    let trainable = 2 * 2 * (4 * 32 + 32 * 4) + 2 * 32 + 2;
+    assert!(
+        stderr.contains(&format!(
+            "LoRA r 4 alpha 16: trainable params: {trainable} ||"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !out.join("model.safetensors").exists(),
+        "a LoRA run saved the whole model"
+    );
+    let adapter: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(adapter["peft_type"], "LORA");
+    assert_eq!(adapter["task_type"], "SEQ_CLS");
+    assert_eq!(adapter["r"], 4);
+    assert_eq!(adapter["lora_alpha"], 16.0);
+    assert_eq!(
+        adapter["target_modules"],
+        serde_json::json!(["query", "value"])
+    );
+    assert_eq!(adapter["base_model_name_or_path"], base_s);
+    let keys: Vec<String> = tensors(&out.join("adapter_model.safetensors"))
+        .into_keys()
+        .collect();
+    assert_eq!(keys.len(), 2 * 2 * 2 + 2, "{keys:?}");
+    assert!(keys.contains(&"base_model.model.classifier.weight".to_string()));
+
+    let eval = bertfit(&[
+        "evaluate",
+        "--model",
+        out.to_str().unwrap(),
+        "--dataset",
+        data,
+        "--size",
+        "8",
+    ]);
+    assert!(eval.status.success(), "{}", text_of(&eval));
+    assert!(
+        text(&eval.stdout).contains("eval_loss"),
+        "{}",
+        text_of(&eval)
+    );
+
+    let review = "a wonderful film with a great cast";
+    let adapted = probabilities(out.to_str().unwrap(), review);
+    let merged = tmp.path().join("merged");
+    let merge = bertfit(&[
+        "merge",
+        out.to_str().unwrap(),
+        "--output-dir",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(merge.status.success(), "{}", text_of(&merge));
+    let from_merged = probabilities(merged.to_str().unwrap(), review);
+    for (a, m) in adapted.iter().zip(&from_merged) {
+        assert!(
+            (a - m).abs() < 1e-5,
+            "adapter {adapted:?} vs merged {from_merged:?}"
+        );
+    }
+    let (before, after) = (weights(&base), weights(&merged));
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    for (key, value) in &before {
+        let adapted = key.contains(".attention.self.query.weight")
+            || key.contains(".attention.self.value.weight")
+            || key.starts_with("classifier.");
+        if adapted {
+            assert!(after[key] != *value, "{key} did not change");
+        } else {
+            assert!(
+                after[key] == *value,
+                "{key} changed; only the adapted weights may"
+            );
+        }
+    }
+    // Merging again over the result is refused unless asked.
+    let again = bertfit(&[
+        "merge",
+        out.to_str().unwrap(),
+        "--output-dir",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("--overwrite-output-dir"),
+        "{}",
+        text_of(&again)
+    );
+
+    // Resuming without the LoRA flags, or from a checkpoint that lost its adapter.
+    let resume = finetune_briefly(base_s, data, &out, &["--resume"]);
+    assert!(!resume.status.success());
+    assert!(
+        text(&resume.stderr).contains("resume with the same LoRA settings"),
+        "{}",
+        text_of(&resume)
+    );
+    let checkpoint = bertfit_train::list_checkpoints(&out)
+        .unwrap()
+        .pop()
+        .unwrap()
+        .1;
+    std::fs::remove_file(checkpoint.join("adapter_model.safetensors")).unwrap();
+    let mut with_flags = lora.to_vec();
+    with_flags.push("--resume");
+    let resume = finetune_briefly(base_s, data, &out, &with_flags);
+    assert!(!resume.status.success());
+    assert!(
+        text(&resume.stderr).contains("resuming a LoRA run needs the checkpoint's adapter files"),
+        "{}",
+        text_of(&resume)
+    );
+
+    // Bad flags fail before anything is written.
+    let never = tmp.path().join("never-created");
+    for (flags, expected) in [
+        (
+            &["--lora-r", "4", "--lora-target-modules", "query,q_lin"][..],
+            "--lora-target-modules: LoRA: target module `q_lin` is not a linear layer of BertForSequenceClassification; its linear layers are dense, key, query, value",
+        ),
+        (
+            &["--lora-r", "4", "--train-layers", "head"][..],
+            "drop --train-layers",
+        ),
+        (
+            &["--lora-r", "4", "--lora-dropout", "0.1"][..],
+            "--lora-dropout 0.1",
+        ),
+        (&["--lora-alpha", "16"][..], "--lora-r"),
+    ] {
+        let run = finetune_briefly(base_s, data, &never, flags);
+        assert!(!run.status.success(), "{flags:?}");
+        assert!(
+            text(&run.stderr).contains(expected),
+            "{flags:?}: {}",
+            text(&run.stderr)
+        );
+        assert!(!never.exists(), "{flags:?} left {}", never.display());
+    }
+}

@@ -907,6 +907,52 @@ fn push_uploads_model_files_and_card() {
     );
 }
 
+/// A LoRA adapter directory (PEFT's files, the classifier's config, the tokenizer) goes up as
+/// it is, with a card that says what it is and how to load it.
+#[test]
+fn push_uploads_a_lora_adapter_with_a_peft_card() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures");
+    let dir = tmp.path().join("adapter");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["adapter_config.json", "adapter_model.safetensors"] {
+        std::fs::copy(
+            fixtures.join("lora/bert/adapter").join(file),
+            dir.join(file),
+        )
+        .unwrap();
+    }
+    std::fs::copy(fixtures.join("tiny/config.json"), dir.join("config.json")).unwrap();
+    let hub = MockHub::start();
+    let endpoint = hub.endpoint();
+    let out = bertfit(
+        &["push", dir.to_str().unwrap(), "--repo-id", "me/tiny-lora"],
+        &[("HF_ENDPOINT", &endpoint), ("HF_TOKEN", TOKEN)],
+        tmp.path(),
+    );
+    let (stdout, stderr) = outputs(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_no_violations(&hub);
+    let committed = hub.with(|s| s.repos["me/tiny-lora"].files.clone());
+    assert_eq!(
+        committed.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "README.md",
+            "adapter_config.json",
+            "adapter_model.safetensors",
+            "config.json"
+        ]
+    );
+    for (name, bytes) in local_files(&dir) {
+        assert_eq!(committed[&name], bytes, "{name}");
+    }
+    let card = text(&committed["README.md"]);
+    assert!(card.contains("library_name: peft"), "{card}");
+    assert!(card.contains("- lora"), "{card}");
+    assert!(card.contains("LoRA adapter in [PEFT]"), "{card}");
+    assert!(card.contains("r 4, lora_alpha 16"), "{card}");
+}
+
 #[test]
 fn second_push_reuses_repo_and_lfs_objects() {
     let tmp = tempfile::tempdir().unwrap();

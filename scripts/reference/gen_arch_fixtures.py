@@ -819,21 +819,14 @@ def freeze(model, spec, freezing):
     return sorted(n for n, p in model.named_parameters() if not p.requires_grad)
 
 
-def save_trainer_fixture(arch, spec, tok, freezing=None):
-    model_dir = os.path.join(MODEL_FIXTURES, arch)
-    d = os.path.join(TRAIN_FIXTURES, arch if freezing is None else f"{arch}-{freezing['slug']}")
-    fresh_dir(d)
-    overrides = dict(spec["dropout_off"])
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, attn_implementation="eager", dtype=torch.float32, **overrides)
-    assert type(model) is spec["model_cls"]
-    for k, v in overrides.items():
-        assert getattr(model.config, k) == v, k
-    frozen_params = freeze(model, spec, freezing) if freezing else []
-    num_labels = model.config.num_labels
-    data = make_data(tok, spec, num_labels)
-    max_grad_norm = 1.0
-    hp = dict(
+DATA_RECIPE = ("lengths ~ randint(5, 17) then token ids drawn uniformly from the non-special "
+               "ids (torch.Generator(data_seed)); position 0 = cls id, position length-1 = "
+               "sep id, padding = pad id; labels ~ randint(0, num_labels)")
+
+
+def trainer_hp(max_grad_norm=1.0):
+    """TrainingArguments of the trainer fixtures (the trainer/finetune recipe)."""
+    return dict(
         per_device_train_batch_size=4,
         gradient_accumulation_steps=1,
         max_steps=5,
@@ -855,17 +848,25 @@ def save_trainer_fixture(arch, spec, tok, freezing=None):
         dataloader_num_workers=0,
         train_sampling_strategy="sequential",
     )
+
+
+def run_trainer(model, data, hp, save):
+    """SequentialTrainer(model, hp) on data; save(model, tmp) runs inside the Trainer's
+    output_dir once training is done. Returns (trainer, train output, args, optimizer)."""
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, report_to="none", disable_tqdm=True, **hp)
         trainer = SequentialTrainer(model=model, args=args, train_dataset=DictDataset(data))
         out = trainer.train()
-        model.save_pretrained(os.path.join(tmp, "final"), safe_serialization=True)
-        shutil.copy(os.path.join(tmp, "final", "model.safetensors"),
-                    os.path.join(d, "final.safetensors"))
+        save(model, tmp)
         opt = trainer.optimizer.optimizer if hasattr(trainer.optimizer, "optimizer") else trainer.optimizer
-        optim_cls = type(opt)
-        groups = opt.param_groups
+    return trainer, out, args, opt
 
+
+def check_trainer_run(model, trainer, opt, hp):
+    """What ran: the param groups, the sequential order, log_history against the
+    instrumentation (grad norm, clipping, lr). Returns (decay, no_decay, steps, summary, clipped)."""
+    groups = opt.param_groups
+    max_grad_norm = hp["max_grad_norm"]
     names = {id(p): n for n, p in model.named_parameters()}
     decay = [names[id(p)] for p in groups[0]["params"]]
     no_decay = [names[id(p)] for p in groups[1]["params"]]
@@ -889,49 +890,49 @@ def save_trainer_fixture(arch, spec, tok, freezing=None):
             assert abs(post - pre) < 1e-6
     for s, lr in zip(steps, trainer.lrs_in_optimizer):
         assert s["learning_rate"] == lr
-    # the weights moved, and the keys are those of the model fixture
-    final = load_file(os.path.join(d, "final.safetensors"))
-    init = load_file(os.path.join(model_dir, "model.safetensors"))
-    assert sorted(final) == sorted(init)
-    assert any(not torch.equal(final[k], init[k]) for k in final)
-    # frozen parameters are untouched (no gradient, no optimizer state, no weight decay)
-    for k in frozen_params:
-        assert torch.equal(final[k], init[k]), k
-    assert not set(frozen_params) & set(decay + no_decay)
+    return decay, no_decay, steps, summary[0], clipped
 
-    write_safetensors(os.path.join(d, "data.safetensors"), data)
+
+def trainer_args_json(hp, args, opt, trainer, model, *, data_recipe, special_ids, model_fixture,
+                      model_overrides, decay, no_decay, extra, versions=None):
+    """args.json: hp, then the data, optimizer and model fields, `extra` (the freezing fields),
+    the parameter counts and the versions."""
+    groups = opt.param_groups
+    optim_cls = type(opt)
     args_json = dict(hp)
     args_json.update(
         num_examples=N_EXAMPLES,
         seq_len=SEQ_LEN,
         data_seed=DATA_SEED,
-        data_recipe=("lengths ~ randint(5, 17) then token ids drawn uniformly from the non-special "
-                     "ids (torch.Generator(data_seed)); position 0 = cls id, position length-1 = "
-                     "sep id, padding = pad id; labels ~ randint(0, num_labels)"),
-        special_ids=dict(cls=tok.cls_token_id, sep=tok.sep_token_id, pad=tok.pad_token_id),
+        data_recipe=data_recipe,
+        special_ids=special_ids,
         optim=str(args.optim.value if hasattr(args.optim, "value") else args.optim),
         optimizer_class=f"{optim_cls.__module__}.{optim_cls.__name__}",
         optimizer_defaults={k: (list(v) if isinstance(v, tuple) else v)
                             for k, v in groups[0].items() if k not in ("params", "initial_lr", "lr")
                             and isinstance(v, (int, float, bool, tuple, type(None)))},
-        num_warmup_steps=args.get_warmup_steps(5),
-        model_fixture=f"crates/model/tests/fixtures/{arch}",
-        model_overrides=dict(**overrides, attn_implementation="eager"),
+        num_warmup_steps=args.get_warmup_steps(hp["max_steps"]),
+        model_fixture=model_fixture,
+        model_overrides=model_overrides,
         decay_params=decay,
         no_decay_params=no_decay,
         model_accepts_loss_kwargs=trainer.model_accepts_loss_kwargs,
-        train_layers=freezing["train_layers"] if freezing else "all",
-        freeze_embeddings=bool(freezing and freezing["freeze_embeddings"]),
-        frozen_params=frozen_params,
+    )
+    args_json.update(extra)
+    args_json.update(
         trainable_numel=sum(p.numel() for p in model.parameters() if p.requires_grad),
         all_numel=sum(p.numel() for p in model.parameters()),
-        versions=dict(torch=torch.__version__, transformers=transformers.__version__,
-                      accelerate=accelerate.__version__),
+        versions=versions if versions is not None else dict(
+            torch=torch.__version__, transformers=transformers.__version__,
+            accelerate=accelerate.__version__),
     )
-    dump_json(os.path.join(d, "args.json"), args_json)
-    log = dict(
+    return args_json
+
+
+def trainer_log_json(trainer, out, steps, summary, clipped):
+    return dict(
         log_history=steps,
-        train_summary={k: summary[0][k] for k in ("train_loss", "total_flos", "epoch", "step")},
+        train_summary={k: summary[k] for k in ("train_loss", "total_flos", "epoch", "step")},
         train_output_training_loss=out.training_loss,
         note="train_runtime/_samples_per_second/_steps_per_second dropped (wall-clock).",
         extras=dict(
@@ -943,8 +944,58 @@ def save_trainer_fixture(arch, spec, tok, freezing=None):
             clipped=clipped,
         ),
     )
-    dump_json(os.path.join(d, "log.json"), log)
-    return steps, summary[0], data
+
+
+def save_trainer_fixture(arch, spec, tok, freezing=None):
+    model_dir = os.path.join(MODEL_FIXTURES, arch)
+    d = os.path.join(TRAIN_FIXTURES, arch if freezing is None else f"{arch}-{freezing['slug']}")
+    fresh_dir(d)
+    overrides = dict(spec["dropout_off"])
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, attn_implementation="eager", dtype=torch.float32, **overrides)
+    assert type(model) is spec["model_cls"]
+    for k, v in overrides.items():
+        assert getattr(model.config, k) == v, k
+    frozen_params = freeze(model, spec, freezing) if freezing else []
+    num_labels = model.config.num_labels
+    data = make_data(tok, spec, num_labels)
+    hp = trainer_hp(max_grad_norm=1.0)
+
+    def save(model, tmp):
+        model.save_pretrained(os.path.join(tmp, "final"), safe_serialization=True)
+        shutil.copy(os.path.join(tmp, "final", "model.safetensors"),
+                    os.path.join(d, "final.safetensors"))
+
+    trainer, out, args, opt = run_trainer(model, data, hp, save)
+    decay, no_decay, steps, summary, clipped = check_trainer_run(model, trainer, opt, hp)
+    # the weights moved, and the keys are those of the model fixture
+    final = load_file(os.path.join(d, "final.safetensors"))
+    init = load_file(os.path.join(model_dir, "model.safetensors"))
+    assert sorted(final) == sorted(init)
+    assert any(not torch.equal(final[k], init[k]) for k in final)
+    # frozen parameters are untouched (no gradient, no optimizer state, no weight decay)
+    for k in frozen_params:
+        assert torch.equal(final[k], init[k]), k
+    assert not set(frozen_params) & set(decay + no_decay)
+
+    write_safetensors(os.path.join(d, "data.safetensors"), data)
+    args_json = trainer_args_json(
+        hp, args, opt, trainer, model,
+        data_recipe=DATA_RECIPE,
+        special_ids=dict(cls=tok.cls_token_id, sep=tok.sep_token_id, pad=tok.pad_token_id),
+        model_fixture=f"crates/model/tests/fixtures/{arch}",
+        model_overrides=dict(**overrides, attn_implementation="eager"),
+        decay=decay,
+        no_decay=no_decay,
+        extra=dict(
+            train_layers=freezing["train_layers"] if freezing else "all",
+            freeze_embeddings=bool(freezing and freezing["freeze_embeddings"]),
+            frozen_params=frozen_params,
+        ),
+    )
+    dump_json(os.path.join(d, "args.json"), args_json)
+    dump_json(os.path.join(d, "log.json"), trainer_log_json(trainer, out, steps, summary, clipped))
+    return steps, summary, data
 
 
 def main():

@@ -6,7 +6,8 @@
 //! tokenizer (`tokenizer.json` and/or `vocab.txt`) and, when the repo has them,
 //! `tokenizer_config.json` and `special_tokens_map.json`. Endpoint, token, cache and offline
 //! mode come from the usual variables (`HF_ENDPOINT`, `HF_TOKEN`, `HF_HOME`, `HF_HUB_CACHE`,
-//! `HF_HUB_OFFLINE`). Files already cached for the commit are not downloaded again. An
+//! `HF_HUB_OFFLINE`). A LoRA adapter repo (`adapter_config.json`, `adapter_model.safetensors`)
+//! is fetched as it is; its base model is another `--model`-style lookup. Files already cached for the commit are not downloaded again. An
 //! unreachable Hub is never papered over silently: a complete cached copy is used with a warning
 //! on stderr (what `huggingface_hub` does), otherwise the command stops and says how to run
 //! offline.
@@ -20,6 +21,8 @@ use bertfit_hub::{Hub, HubError, HubOptions, Listing, Origin, RepoId, RepoKind};
 const WEIGHTS: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 /// Tokenizer files; at least one is needed.
 const TOKENIZER: [&str; 2] = ["tokenizer.json", "vocab.txt"];
+/// A PEFT LoRA adapter repo's files (with `config.json` and the tokenizer when it has them).
+const ADAPTER: [&str; 2] = ["adapter_config.json", "adapter_model.safetensors"];
 /// Fetched when the repo has them.
 const OPTIONAL: [&str; 2] = ["tokenizer_config.json", "special_tokens_map.json"];
 
@@ -68,6 +71,19 @@ pub fn resolve_model_with(spec: &str, options: &HubOptions) -> Result<PathBuf> {
 fn pick(spec: &str, listing: &Listing) -> Result<Option<Vec<String>>> {
     let has = |f: &&str| listing.files.iter().any(|l| l == f);
     let cached = listing.origin == Origin::Cache;
+    if ADAPTER.iter().all(has) {
+        // A PEFT LoRA adapter: its base model is resolved on its own.
+        let files = ADAPTER
+            .iter()
+            .chain(["config.json"].iter())
+            .chain(TOKENIZER.iter())
+            .chain(OPTIONAL.iter())
+            .copied()
+            .filter(has)
+            .map(str::to_string)
+            .collect();
+        return Ok(Some(files));
+    }
     let weights = WEIGHTS.iter().copied().find(has);
     let tokenizer: Vec<&str> = TOKENIZER.iter().copied().filter(has).collect();
     if cached && (!has(&"config.json") || weights.is_none() || tokenizer.is_empty()) {
@@ -157,6 +173,23 @@ mod tests {
             pick("m", &listing(&["config.json"], Origin::Cache))
                 .unwrap()
                 .is_none()
+        );
+        let adapter = listing(
+            &[
+                "README.md",
+                "adapter_model.safetensors",
+                "adapter_config.json",
+                "vocab.txt",
+            ],
+            Origin::Hub,
+        );
+        assert_eq!(
+            pick("m", &adapter).unwrap().unwrap(),
+            [
+                "adapter_config.json",
+                "adapter_model.safetensors",
+                "vocab.txt"
+            ]
         );
     }
 }

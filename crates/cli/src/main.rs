@@ -49,6 +49,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fold a LoRA adapter into its base model (PEFT's merge_and_unload: W += scaling·B·A) and
+    /// save a plain HF model directory.
+    Merge(commands::merge::MergeArgs),
     /// Upload a model directory written by `finetune` to the Hugging Face Hub (model files,
     /// results, metrics and a generated model card; not the checkpoints). Reads HF_TOKEN and
     /// HF_ENDPOINT.
@@ -92,6 +95,7 @@ fn main() -> Result<()> {
         Command::Predict(args) => commands::predict::run(&args),
         Command::Data(args) => commands::data::run(&args),
         Command::Info { model, json } => commands::info::run(&model, json),
+        Command::Merge(args) => commands::merge::run(&args),
         Command::Push(args) => commands::push::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
     }

@@ -97,6 +97,25 @@ pub enum ModelError {
         /// The model's encoder layers.
         layers: usize,
     },
+    /// An `adapter_config.json` that is malformed or asks for what bertfit does not implement.
+    #[error("adapter config {}: {message}", path.display())]
+    AdapterConfig {
+        /// The `adapter_config.json`.
+        path: PathBuf,
+        /// What is wrong, and what is supported.
+        message: String,
+    },
+    /// A LoRA config that does not fit the model (a target module it lacks).
+    #[error("LoRA: {0}")]
+    Lora(String),
+    /// An adapter's weights do not fit the model: another base, a missing or unknown tensor.
+    #[error("adapter {} does not fit this model: {message}", path.display())]
+    AdapterMismatch {
+        /// The `adapter_model.safetensors`.
+        path: PathBuf,
+        /// The tensor at fault and the fix.
+        message: String,
+    },
     /// Inputs that the model cannot take (shapes, ids outside the vocabulary, bad labels).
     #[error("invalid model input: {0}")]
     InvalidInput(String),

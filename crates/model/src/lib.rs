@@ -42,6 +42,7 @@ mod freeze;
 mod hf;
 mod input;
 mod nn;
+pub mod peft;
 mod roberta;
 mod task;
 
@@ -62,7 +63,7 @@ pub use freeze::{
     EncoderParts, Freezing, TrainLayers, TrainLayersParseError, trainable_parameters,
 };
 pub use hf::{
-    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, LoadReport, PYTORCH_FILE,
+    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, HfKeys, LoadReport, PYTORCH_FILE,
     PretrainedConfig, SAFETENSORS_FILE, SUPPORTED_MODEL_TYPES, find_weights,
 };
 pub use input::{BertInput, EncoderInput, InputSpec};

@@ -9,7 +9,7 @@ use burn::tensor::activation::{log_softmax, softmax};
 
 use crate::error::{ModelError, Result};
 use crate::freeze::EncoderParts;
-use crate::hf::LoadReport;
+use crate::hf::{HfKeys, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 
 /// What a sequence classifier's `forward` returns (HF `SequenceClassifierOutput`).
@@ -66,6 +66,13 @@ pub trait SequenceClassifier: Module + Sized {
     /// [`ModelError::Io`] or [`ModelError::CheckpointWrite`] naming the file.
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()>;
 
+    /// The `config.json` [`save_pretrained`](Self::save_pretrained) writes (with
+    /// `architectures`, `id2label`, `label2id`).
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidConfig`] for inconsistent labels.
+    fn config_json(&self) -> Result<String>;
+
     /// Classifies a batch; with `labels`, also returns the mean cross-entropy loss.
     ///
     /// # Shapes
@@ -95,8 +102,14 @@ pub trait SequenceClassifier: Module + Sized {
     /// `config.json`'s `model_type` (`"bert"`, `"xlm-roberta"`, …).
     fn model_type(&self) -> &str;
 
-    /// The HF state-dict keys and shapes this model saves, sorted by key.
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)>;
+    /// The architecture's mapping between HF state-dict keys and module paths.
+    fn hf_keys(&self) -> HfKeys;
+
+    /// The HF state-dict keys and shapes this model saves, sorted by key (LoRA factors are not
+    /// part of it: they merge into the weights on save).
+    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        crate::hf::hf_state_dict_shapes(self, self.hf_keys().0)
+    }
 
     /// The embeddings and encoder layers, which partial fine-tuning freezes
     /// ([`Freezing`](crate::Freezing)); the rest is the head.

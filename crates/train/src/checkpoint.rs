@@ -10,6 +10,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use bertfit_model::peft;
+use bertfit_model::{CONFIG_FILE, SAFETENSORS_FILE};
+
 use crate::clip::float_params;
 use crate::config::TrainingConfig;
 use crate::error::{Result, TrainError};
@@ -140,7 +143,7 @@ impl<M: Module> Checkpoint<'_, M> {
     }
 
     fn write_files<T: Task<Model = M>>(&self, task: &T, dir: &Path) -> Result<()> {
-        task.save(&self.model.valid(), dir)?;
+        save_model(task, &self.model.valid(), self.config, dir)?;
         self.optimizer
             .save(dir.join(files::OPTIMIZER))
             .map_err(|e| TrainError::Checkpoint {
@@ -154,6 +157,35 @@ impl<M: Module> Checkpoint<'_, M> {
         write_json(&dir.join(files::PARAM_IDS), &ids)?;
         write_json(&dir.join(files::TRAINER_STATE), self.state)?;
         write_json(&dir.join(files::TRAINING_CONFIG), self.config)
+    }
+}
+
+/// Writes `model` into `dir` as the run saves it: a PEFT adapter directory for a LoRA run, a
+/// Hugging Face model directory otherwise.
+pub(crate) fn save_model<T: Task>(
+    task: &T,
+    model: &T::Model,
+    config: &TrainingConfig,
+    dir: &Path,
+) -> Result<()> {
+    match &config.lora {
+        Some(lora) => task.save_adapter(model, lora, dir),
+        None => task.save(model, dir),
+    }
+}
+
+/// Reads the model saved in `dir` by [`save_model`]: for a LoRA run, its adapter set onto
+/// `current` (the run's model, whose frozen base it shares); otherwise the whole model.
+pub(crate) fn load_model<T: Task>(
+    task: &T,
+    current: &T::Model,
+    config: &TrainingConfig,
+    dir: &Path,
+    device: &Device,
+) -> Result<T::Model> {
+    match &config.lora {
+        Some(lora) => task.load_adapter(current.valid(), lora, dir),
+        None => task.load(dir, device),
     }
 }
 
@@ -176,12 +208,14 @@ pub(crate) struct Restored<M> {
 /// parse errors naming the file.
 pub(crate) fn load<T: Task>(
     task: &T,
+    current: &T::Model,
+    config: &TrainingConfig,
     dir: &Path,
     device: &Device,
     optimizer: impl FnOnce(&T::Model) -> ModuleOptimizer,
 ) -> Result<Restored<T::Model>> {
-    check_complete(dir)?;
-    let model = task.load(dir, device)?;
+    check_complete(dir, config)?;
+    let model = load_model(task, current, config, dir, device)?;
     let model = with_saved_ids(model, dir, device)?.train();
     // The parameter groups are built from the restored ids, then the moments loaded.
     let optimizer = optimizer(&model)
@@ -210,6 +244,23 @@ pub(crate) fn check_freezing(dir: &Path, config: &TrainingConfig) -> Result<()> 
         return Ok(());
     }
     let saved: TrainingConfig = read_json(&path)?;
+    if saved.lora != config.lora {
+        let describe = |c: &TrainingConfig| match &c.lora {
+            Some(l) => format!(
+                "LoRA r {} alpha {} on {:?}",
+                l.r, l.lora_alpha, l.target_modules
+            ),
+            None => "no LoRA".to_string(),
+        };
+        return Err(TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            message: format!(
+                "it was written by a run with {}, but this run has {}; resume with the same LoRA settings (--lora-r, --lora-alpha, --lora-target-modules)",
+                describe(&saved),
+                describe(config)
+            ),
+        });
+    }
     if saved.freezing() == config.freezing() {
         return Ok(());
     }
@@ -234,26 +285,32 @@ pub(crate) fn check_freezing(dir: &Path, config: &TrainingConfig) -> Result<()> 
     })
 }
 
-fn check_complete(dir: &Path) -> Result<()> {
-    let missing = [
-        files::TRAINER_STATE,
-        files::OPTIMIZER,
-        files::PARAM_IDS,
-        "model.safetensors",
-        "config.json",
-    ]
-    .into_iter()
-    .filter(|f| !dir.join(f).is_file())
-    .collect::<Vec<_>>();
+fn check_complete(dir: &Path, config: &TrainingConfig) -> Result<()> {
+    let model_files = match config.lora {
+        Some(_) => [peft::ADAPTER_CONFIG_FILE, peft::ADAPTER_WEIGHTS_FILE],
+        None => [SAFETENSORS_FILE, CONFIG_FILE],
+    };
+    let missing = [files::TRAINER_STATE, files::OPTIMIZER, files::PARAM_IDS]
+        .into_iter()
+        .chain(model_files)
+        .filter(|f| !dir.join(f).is_file())
+        .collect::<Vec<_>>();
     if missing.is_empty() {
         return Ok(());
     }
     Err(TrainError::Checkpoint {
         path: dir.to_path_buf(),
-        message: format!(
-            "it lacks {}; it is not a complete bertfit checkpoint",
-            missing.join(", ")
-        ),
+        message: if config.lora.is_some() && missing.contains(&peft::ADAPTER_WEIGHTS_FILE) {
+            format!(
+                "it lacks {}; resuming a LoRA run needs the checkpoint's adapter files (is it a checkpoint of a run without --lora-r?)",
+                missing.join(", ")
+            )
+        } else {
+            format!(
+                "it lacks {}; it is not a complete bertfit checkpoint",
+                missing.join(", ")
+            )
+        },
     })
 }
 

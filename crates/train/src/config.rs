@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bertfit_model::peft::LoraConfig;
 use bertfit_model::{Freezing, TrainLayers};
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +112,10 @@ pub struct TrainingConfig {
     pub train_layers: TrainLayers,
     /// Freeze the embeddings (implied by `train_layers` `"head"` and `"last:N"`).
     pub freeze_embeddings: bool,
+    /// LoRA in PEFT's format: when set, the model trains adapters (and its head) only, and
+    /// checkpoints and the final save are PEFT adapter directories (`adapter_config.json`,
+    /// `adapter_model.safetensors`). Not combined with `train_layers` / `freeze_embeddings`.
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for TrainingConfig {
@@ -150,6 +155,7 @@ impl Default for TrainingConfig {
             progress_bar: true,
             train_layers: TrainLayers::All,
             freeze_embeddings: false,
+            lora: None,
         }
     }
 }
@@ -258,6 +264,26 @@ impl TrainingConfig {
         ] {
             if !(0.0..1.0).contains(&value) {
                 return invalid(field, format!("is {value}; it must be in [0, 1)"));
+            }
+        }
+        if let Some(lora) = &self.lora {
+            if self.freezing().freezes_anything() {
+                return invalid(
+                    "lora",
+                    "is set together with train_layers / freeze_embeddings; LoRA already freezes the base model, so use one or the other".into(),
+                );
+            }
+            if let Err(message) = lora.check_supported() {
+                return invalid("lora", message);
+            }
+            if lora.lora_dropout != 0.0 {
+                return invalid(
+                    "lora",
+                    format!(
+                        "has lora_dropout {}; training with LoRA dropout is not implemented yet, use 0 (PEFT's default)",
+                        lora.lora_dropout
+                    ),
+                );
             }
         }
         if self.save_strategy == IntervalStrategy::Steps && self.save_steps == 0 {

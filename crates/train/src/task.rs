@@ -11,6 +11,7 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::path::Path;
 
+use bertfit_model::peft::{self, LoraConfig};
 use bertfit_model::{EncoderParts, SequenceClassifier};
 use burn::module::Module;
 use burn::prelude::*;
@@ -42,6 +43,31 @@ pub trait Task {
     /// # Errors
     /// The model crate's save errors.
     fn save(&self, model: &Self::Model, dir: &Path) -> Result<()>;
+
+    /// Attaches LoRA adapters to `model` per `lora` (PEFT's `get_peft_model`), or, for a model
+    /// that has them already, sets which of its parameters train as PEFT would.
+    ///
+    /// # Errors
+    /// A target module the architecture lacks, settings not supported.
+    fn get_peft_model(&self, model: Self::Model, lora: &LoraConfig) -> Result<Self::Model>;
+
+    /// Writes `model`'s adapters and trained head as a PEFT adapter directory.
+    ///
+    /// # Errors
+    /// The model crate's save errors.
+    fn save_adapter(&self, model: &Self::Model, lora: &LoraConfig, dir: &Path) -> Result<()>;
+
+    /// Sets the adapters and trained head of `model` (adapted per `lora`) from the PEFT adapter
+    /// directory `dir` (a checkpoint of a LoRA run, its best model).
+    ///
+    /// # Errors
+    /// Missing adapter files, or an adapter that does not fit `model`.
+    fn load_adapter(
+        &self,
+        model: Self::Model,
+        lora: &LoraConfig,
+        dir: &Path,
+    ) -> Result<Self::Model>;
 
     /// The longest sequence `model` takes: the default truncation and padding length.
     fn max_length(&self, model: &Self::Model) -> usize;
@@ -133,6 +159,22 @@ impl<M: SequenceClassifier> Task for SequenceClassification<M> {
 
     fn save(&self, model: &M, dir: &Path) -> Result<()> {
         Ok(model.save_pretrained(dir)?)
+    }
+
+    fn get_peft_model(&self, model: M, lora: &LoraConfig) -> Result<M> {
+        Ok(if peft::has_adapters(&model) {
+            peft::set_trainable(model, lora)?
+        } else {
+            peft::get_peft_model(model, lora)?
+        })
+    }
+
+    fn save_adapter(&self, model: &M, lora: &LoraConfig, dir: &Path) -> Result<()> {
+        Ok(peft::save_adapter(model, lora, dir)?)
+    }
+
+    fn load_adapter(&self, model: M, lora: &LoraConfig, dir: &Path) -> Result<M> {
+        Ok(peft::load_adapter_weights(model, lora, dir)?)
     }
 
     fn max_length(&self, model: &M) -> usize {

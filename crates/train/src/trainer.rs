@@ -304,6 +304,10 @@ impl<'a, T: Task> Run<'a, T> {
     ) -> Result<(Self, T::Model)> {
         let c = &trainer.config;
         let device = trainer.device.clone().autodiff();
+        let model = match &c.lora {
+            Some(lora) => task.get_peft_model(model, lora)?,
+            None => model,
+        };
         let mut model = model.to_device(&device).train();
         let mut optimizer = trainer.optimizer(&model);
         let mut state = TrainerState {
@@ -311,8 +315,12 @@ impl<'a, T: Task> Run<'a, T> {
             ..TrainerState::default()
         };
         if let Some(dir) = resume.checkpoint(&c.output_dir)? {
-            let restored = Self::restore(trainer, task, plan, &dir, &device)?;
+            let restored = Self::restore(trainer, task, plan, &dir, &model, &device)?;
             (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
+            if let Some(lora) = &c.lora {
+                // The restored parameters all require gradients: freeze the base again.
+                model = task.get_peft_model(model, lora)?;
+            }
         }
         let freezing = c.freezing();
         let parts = task.encoder_parts(&model);
@@ -328,13 +336,24 @@ impl<'a, T: Task> Run<'a, T> {
             warmup_steps: plan.warmup_steps,
             total_steps: plan.total_steps,
         };
-        if freezing.freezes_anything() {
+        let what = match &c.lora {
+            Some(lora) => Some(format!("LoRA r {} alpha {}", lora.r, lora.lora_alpha)),
+            None if freezing.freezes_anything() => Some(format!(
+                "train_layers {}{}",
+                c.train_layers,
+                if c.freeze_embeddings {
+                    ", embeddings frozen"
+                } else {
+                    ""
+                }
+            )),
+            None => None,
+        };
+        if let Some(what) = what {
             // As PEFT's `print_trainable_parameters`.
             let (trainable, all) = trainable_parameters(&model);
             progress.println(&format!(
-                "train_layers {}{}: trainable params: {trainable} || all params: {all} || trainable%: {:.4}",
-                c.train_layers,
-                if c.freeze_embeddings { ", embeddings frozen" } else { "" },
+                "{what}: trainable params: {trainable} || all params: {all} || trainable%: {:.4}",
                 100.0 * trainable as f64 / all.max(1) as f64
             ));
         }
@@ -364,10 +383,12 @@ impl<'a, T: Task> Run<'a, T> {
         task: &T,
         plan: Plan,
         dir: &Path,
+        current: &T::Model,
         device: &Device,
     ) -> Result<Restored<T::Model>> {
-        checkpoint::check_freezing(dir, &trainer.config)?;
-        let restored = checkpoint::load(task, dir, device, |m| trainer.optimizer(m))?;
+        let c = &trainer.config;
+        checkpoint::check_freezing(dir, c)?;
+        let restored = checkpoint::load(task, current, c, dir, device, |m| trainer.optimizer(m))?;
         if restored.state.max_steps != plan.total_steps {
             return Err(TrainError::Checkpoint {
                 path: dir.to_path_buf(),
@@ -712,7 +733,7 @@ impl<'a, T: Task> Run<'a, T> {
         self.state.log_history.push(Value::Object(metrics.clone()));
         let (model, evaluation) = self.final_model(model)?;
         let c = self.config();
-        self.task.save(&model, &c.output_dir)?;
+        checkpoint::save_model(self.task, &model, c, &c.output_dir)?;
         write_json(&c.output_dir.join(files::TRAINER_STATE), &self.state)?;
         write_json(&c.output_dir.join(files::TRAINING_CONFIG), c)?;
         Ok(TrainOutput {
@@ -763,7 +784,8 @@ impl<'a, T: Task> Run<'a, T> {
         let Some(best) = best.filter(|_| self.config().load_best_model_at_end) else {
             return Ok((model.valid(), evaluation));
         };
-        let model = self.task.load(best, &self.trainer.device)?;
+        let model =
+            checkpoint::load_model(self.task, &model, self.config(), best, &self.trainer.device)?;
         // The checkpoint's weights are the evaluated model's, bit for bit (f32 safetensors).
         let best_dir = best.file_name().map(|n| n.to_string_lossy().into_owned());
         let evaluation = self

@@ -14,6 +14,10 @@ pub struct EvaluateArgs {
     /// A saved model directory (e.g. the output of `bertfit finetune`), or a Hub model id.
     #[arg(long)]
     pub model: String,
+    /// The base model of a LoRA adapter --model (a directory or Hub id) [default: the
+    /// adapter's base_model_name_or_path].
+    #[arg(long)]
+    pub base: Option<String>,
     #[command(flatten)]
     pub data: DataArgs,
     /// Split to score.
@@ -48,6 +52,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
     let classifier = load_classifier(
         &args.model,
+        args.base.as_deref(),
         &device,
         "evaluate a fine-tuned model",
         args.batch_size,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use bertfit_model::peft::{self, LoraConfig, TargetModules};
 use bertfit_model::{
     AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, TrainLayers,
     find_weights,
@@ -143,6 +144,25 @@ pub struct FinetuneArgs {
     /// Freeze the embeddings (implied by `--train-layers head` and `last:N`).
     #[arg(long)]
     pub freeze_embeddings: bool,
+    /// Train LoRA adapters of this rank (PEFT's `r`) on a frozen base instead of the whole
+    /// model; the classifier head trains in full (PEFT's `modules_to_save`). --output-dir then
+    /// holds a PEFT adapter (adapter_config.json, adapter_model.safetensors).
+    #[arg(long)]
+    pub lora_r: Option<usize>,
+    /// LoRA scaling numerator: updates are scaled by alpha / r [default: 8, PEFT's].
+    #[arg(long, requires = "lora_r")]
+    pub lora_alpha: Option<f64>,
+    /// Dropout on the LoRA input in training [default: 0, PEFT's; only 0 is implemented].
+    #[arg(long, requires = "lora_r")]
+    pub lora_dropout: Option<f64>,
+    /// Linear layers that get adapters, comma-separated, or `all-linear` [default: PEFT's for
+    /// the architecture: query,value for BERT/RoBERTa/XLM-R/ELECTRA, q_lin,v_lin for
+    /// DistilBERT].
+    #[arg(long, requires = "lora_r", value_delimiter = ',')]
+    pub lora_target_modules: Vec<String>,
+    /// rsLoRA: scale by alpha / √r.
+    #[arg(long, requires = "lora_r")]
+    pub use_rslora: bool,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -265,10 +285,49 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
         c.train_layers = layers;
     }
     c.freeze_embeddings |= args.freeze_embeddings;
+    if let Some(r) = args.lora_r {
+        let mut lora = LoraConfig::new(r, args.lora_alpha.unwrap_or(8.0), Vec::new());
+        lora.lora_dropout = args.lora_dropout.unwrap_or(0.0);
+        lora.use_rslora = args.use_rslora;
+        lora.base_model_name_or_path = Some(args.model.clone());
+        if args
+            .lora_target_modules
+            .iter()
+            .any(|t| t == TargetModules::ALL_LINEAR)
+        {
+            lora.target_modules = TargetModules::Pattern(TargetModules::ALL_LINEAR.into());
+        } else {
+            // Empty until the model is known: its architecture's default.
+            lora.target_modules = TargetModules::Names(args.lora_target_modules.clone());
+        }
+        if r == 0 {
+            bail!("--lora-r 0: the rank must be at least 1 (8 or 16 are common)");
+        }
+        if lora.lora_dropout != 0.0 {
+            bail!(
+                "--lora-dropout {}: training with LoRA dropout is not implemented yet; leave it at 0 (PEFT's default)",
+                lora.lora_dropout
+            );
+        }
+        if c.freezing().freezes_anything() {
+            bail!(
+                "--lora-r freezes the base model already; drop --train-layers / --freeze-embeddings, or train without LoRA"
+            );
+        }
+        c.lora = Some(lora);
+    }
     c.load_best_model_at_end |= args.load_best_model_at_end;
     c.group_by_length |= args.group_by_length;
     c.progress_bar = !args.no_progress;
-    c.validate()?;
+    // A LoRA config whose target modules are the architecture's default is validated once the
+    // model is known (in `run`).
+    if !c
+        .lora
+        .as_ref()
+        .is_some_and(|l| l.target_modules == TargetModules::Names(Vec::new()))
+    {
+        c.validate()?;
+    }
     Ok(c)
 }
 
@@ -277,7 +336,8 @@ fn check_output_dir(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
     if resume || overwrite || !dir.exists() {
         return Ok(());
     }
-    let has_model = dir.join("model.safetensors").exists();
+    let has_model =
+        dir.join("model.safetensors").exists() || dir.join(peft::ADAPTER_WEIGHTS_FILE).exists();
     let checkpoints = list_checkpoints(dir)?;
     if has_model || !checkpoints.is_empty() {
         bail!(
@@ -321,7 +381,7 @@ fn read_model_config(model_dir: &Path, max_length: Option<usize>) -> Result<Auto
 /// Runs `bertfit finetune`.
 pub fn run(args: &FinetuneArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
-    let config = training_config(args)?;
+    let mut config = training_config(args)?;
     check_output_dir(&args.output_dir, args.resume, args.overwrite_output_dir)?;
     let model_dir = crate::hub_model::resolve_model(&args.model)?;
     let model_config = read_model_config(&model_dir, config.max_length)?;
@@ -370,6 +430,21 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
             "--train-layers {}: the model has {layers} encoder layers; use last:1 to last:{layers}, head or all",
             config.train_layers
         );
+    }
+
+    if let Some(lora) = &mut config.lora
+        && lora.target_modules == TargetModules::Names(Vec::new())
+    {
+        let defaults = model.hf_keys().default_lora_target_modules();
+        lora.target_modules =
+            TargetModules::Names(defaults.iter().map(|s| (*s).to_string()).collect());
+    }
+    if let Some(lora) = &config.lora {
+        config.validate()?;
+        // The targets must exist: fail now, in the flags' terms, not after loading the data.
+        if let Err(err) = peft::check_config(&model, lora) {
+            bail!("--lora-target-modules: {err}");
+        }
     }
 
     let spec = model.input_spec();

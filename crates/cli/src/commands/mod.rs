@@ -5,6 +5,7 @@ pub mod data;
 pub mod evaluate;
 pub mod finetune;
 pub mod info;
+pub mod merge;
 pub mod predict;
 pub mod push;
 
@@ -12,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bertfit_data::{DatasetDict, HubSource, LoadOptions, Source, TextDataset};
-use bertfit_model::{AutoModelForSequenceClassification, SequenceClassifier};
+use bertfit_model::peft::{self, LoraConfig};
+use bertfit_model::{
+    AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, find_weights,
+};
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{BatchOptions, BatchPadding, TextClassifier};
 use burn::tensor::Device;
@@ -57,14 +61,26 @@ pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
 
 /// Loads a fine-tuned classifier of any supported architecture from a directory or Hub id
 /// (`spec`) onto `device`, refusing a checkpoint without a trained head; `purpose` completes the
-/// error ("evaluate a fine-tuned model"). Returns the model and its local directory (for the
-/// tokenizer).
+/// error ("evaluate a fine-tuned model"). A PEFT LoRA adapter directory loads onto its base
+/// model (`base`, else the adapter's `base_model_name_or_path`) and is merged. Returns the model
+/// and the local directory holding its tokenizer.
 pub fn load_trained_model(
     spec: &str,
+    base: Option<&str>,
     device: &Device,
     purpose: &str,
 ) -> Result<(AutoModelForSequenceClassification, PathBuf)> {
     let model_dir = crate::hub_model::resolve_model(spec)?;
+    if model_dir.join(peft::ADAPTER_CONFIG_FILE).is_file() {
+        return load_adapter_model(&model_dir, base, device);
+    }
+    if let Some(base) = base {
+        bail!(
+            "--base {base} is for LoRA adapters, but {} holds a whole model (no {}); drop --base",
+            model_dir.display(),
+            peft::ADAPTER_CONFIG_FILE
+        );
+    }
     let (model, report) =
         AutoModelForSequenceClassification::from_pretrained(&model_dir, device)
             .with_context(|| format!("loading the model in {}", model_dir.display()))?;
@@ -78,16 +94,72 @@ pub fn load_trained_model(
     Ok((model, model_dir))
 }
 
+/// The base model of the PEFT adapter in `adapter_dir`, with the adapter set and merged: its
+/// classifier config (labels) from the adapter's `config.json` when there is one (bertfit
+/// writes it), else the base's. Returns the model and the directory with the tokenizer (the
+/// adapter's, else the base's).
+pub fn load_adapter_model(
+    adapter_dir: &Path,
+    base: Option<&str>,
+    device: &Device,
+) -> Result<(AutoModelForSequenceClassification, PathBuf)> {
+    let lora = LoraConfig::from_dir(adapter_dir)?;
+    let base_spec = match (base, &lora.base_model_name_or_path) {
+        (Some(base), _) => base.to_string(),
+        (None, Some(base)) => base.clone(),
+        (None, None) => bail!(
+            "{} is a LoRA adapter without base_model_name_or_path; pass --base with the model it was trained on",
+            adapter_dir.display()
+        ),
+    };
+    let base_dir = crate::hub_model::resolve_model(&base_spec).with_context(|| {
+        format!(
+            "finding the base model `{base_spec}` of the adapter in {} (pass --base DIR for another copy of it)",
+            adapter_dir.display()
+        )
+    })?;
+    let config_dir = if adapter_dir.join(CONFIG_FILE).is_file() {
+        adapter_dir
+    } else {
+        &base_dir
+    };
+    let config_path = config_dir.join(CONFIG_FILE);
+    let config = AutoConfig::from_file(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let mut model = AutoModelForSequenceClassification::new(&config, device)?;
+    let weights = find_weights(&base_dir)?;
+    model
+        .load_weights(&weights)
+        .with_context(|| format!("loading the base model {}", weights.display()))?;
+    let (model, _) = peft::load_adapter(model, adapter_dir).with_context(|| {
+        format!(
+            "loading the adapter in {} onto the base model {}",
+            adapter_dir.display(),
+            base_dir.display()
+        )
+    })?;
+    let has_tokenizer = ["tokenizer.json", "vocab.txt", "tokenizer_config.json"]
+        .iter()
+        .any(|f| adapter_dir.join(f).is_file());
+    let tokenizer_dir = if has_tokenizer {
+        adapter_dir.to_path_buf()
+    } else {
+        base_dir
+    };
+    Ok((peft::merge_and_unload(model), tokenizer_dir))
+}
+
 /// [`load_trained_model`] with the tokenizer saved beside it, as a [`TextClassifier`] batching
 /// `batch_size` texts (longest first) truncated to `max_length` (default: the model's longest).
 pub fn load_classifier(
     spec: &str,
+    base: Option<&str>,
     device: &Device,
     purpose: &str,
     batch_size: usize,
     max_length: Option<usize>,
 ) -> Result<TextClassifier<AutoModelForSequenceClassification>> {
-    let (model, model_dir) = load_trained_model(spec, device, purpose)?;
+    let (model, model_dir) = load_trained_model(spec, base, device, purpose)?;
     let tokenizer = Tokenizer::from_dir(&model_dir, TokenizerConfig::default())
         .with_context(|| format!("loading the tokenizer of {}", model_dir.display()))?;
     let options = BatchOptions {

@@ -15,6 +15,10 @@ pub struct PredictArgs {
     /// A saved model directory, or a Hub model id.
     #[arg(long)]
     pub model: String,
+    /// The base model of a LoRA adapter --model (a directory or Hub id) [default: the
+    /// adapter's base_model_name_or_path].
+    #[arg(long)]
+    pub base: Option<String>,
     /// Texts to classify; without any, texts are read from --file or stdin.
     pub texts: Vec<String>,
     /// A file with one text per line, or JSON lines with a "text" field (`-` for stdin).
@@ -86,6 +90,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let device = device::parse(&args.device)?;
     let classifier = load_classifier(
         &args.model,
+        args.base.as_deref(),
         &device,
         "predict with a fine-tuned model",
         args.batch_size,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use bertfit_hub::{Hub, PushRequest, PushSummary, RepoId, UploadFile};
+use bertfit_model::peft;
 use bertfit_model::{CONFIG_FILE, PYTORCH_FILE, SAFETENSORS_FILE};
 use bertfit_train::files::TRAINING_CONFIG;
 use clap::Args;
@@ -202,10 +203,13 @@ fn model_files(dir: &Path) -> Result<ModelFiles> {
             dir.display()
         );
     }
-    if !dir.join(SAFETENSORS_FILE).is_file() && !dir.join(PYTORCH_FILE).is_file() {
+    let is_adapter = dir.join(peft::ADAPTER_CONFIG_FILE).is_file()
+        && dir.join(peft::ADAPTER_WEIGHTS_FILE).is_file();
+    if !is_adapter && !dir.join(SAFETENSORS_FILE).is_file() && !dir.join(PYTORCH_FILE).is_file() {
         bail!(
-            "{} has no weights ({SAFETENSORS_FILE} or {PYTORCH_FILE}); did the fine-tuning run finish? (checkpoint-N/ folders are not pushed)",
-            dir.display()
+            "{} has no weights ({SAFETENSORS_FILE}, {PYTORCH_FILE}, or a LoRA adapter's {}); did the fine-tuning run finish? (checkpoint-N/ folders are not pushed)",
+            dir.display(),
+            peft::ADAPTER_WEIGHTS_FILE
         );
     }
     let mut files = Vec::new();
@@ -264,6 +268,8 @@ struct CardInputs {
     train: Option<Value>,
     /// `training_config.json`.
     training: Option<Value>,
+    /// `adapter_config.json`, for a LoRA adapter.
+    adapter: Option<Value>,
 }
 
 /// The generated README.md of the model in `dir`.
@@ -273,6 +279,7 @@ fn model_card(repo: &RepoId, dir: &Path) -> Result<String> {
         eval: read_json(dir, EVAL_RESULTS)?,
         train: read_json(dir, TRAIN_RESULTS)?,
         training: read_json(dir, TRAINING_CONFIG)?,
+        adapter: read_json(dir, peft::ADAPTER_CONFIG_FILE)?,
     };
     Ok(render_card(repo, &inputs))
 }
@@ -322,7 +329,13 @@ fn base_model(inputs: &CardInputs) -> Option<String> {
             .iter()
             .find_map(|k| t.get(*k).and_then(Value::as_str))
     });
-    let candidate = from_training.or_else(|| inputs.config.get("_name_or_path")?.as_str())?;
+    let from_adapter = inputs
+        .adapter
+        .as_ref()
+        .and_then(|a| a.get("base_model_name_or_path")?.as_str());
+    let candidate = from_adapter
+        .or(from_training)
+        .or_else(|| inputs.config.get("_name_or_path")?.as_str())?;
     RepoId::parse_owned(candidate).ok().map(|r| r.to_string())
 }
 
@@ -357,7 +370,20 @@ fn render_card(repo: &RepoId, inputs: &CardInputs) -> String {
 
     let mut s = String::new();
     // Metadata the Hub reads (https://huggingface.co/docs/hub/model-cards).
-    s.push_str("---\nlibrary_name: bertfit\npipeline_tag: text-classification\ntags:\n- bertfit\n- burn\n- text-classification\n");
+    let library = if inputs.adapter.is_some() {
+        "peft"
+    } else {
+        "bertfit"
+    };
+    let _ = write!(
+        s,
+        "---\nlibrary_name: {library}\npipeline_tag: text-classification\ntags:\n- bertfit\n- burn\n- text-classification\n{}",
+        if inputs.adapter.is_some() {
+            "- lora\n"
+        } else {
+            ""
+        }
+    );
     if let Some(base) = &base {
         let _ = writeln!(s, "base_model: {base}");
     }
@@ -388,11 +414,29 @@ fn render_card(repo: &RepoId, inputs: &CardInputs) -> String {
         .and_then(|a| a.get(0))
         .and_then(Value::as_str)
         .unwrap_or("AutoModelForSequenceClassification");
-    let _ = writeln!(
-        s,
-        "It is saved in the Hugging Face layout (`config.json`, `model.safetensors`, tokenizer files) and loads in `transformers` as `{}`.\n",
-        cell(class)
-    );
+    match &inputs.adapter {
+        Some(adapter) => {
+            let field = |k: &str| adapter.get(k).map(scalar).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "It is a LoRA adapter in [PEFT](https://github.com/huggingface/peft)'s format (`adapter_config.json`, `adapter_model.safetensors`; r {}, lora_alpha {}, target modules {}), with the trained classifier head, for `{}`: `peft.PeftModel.from_pretrained(base, repo)` loads it, and `bertfit merge` folds it into the base.\n",
+                field("r"),
+                field("lora_alpha"),
+                adapter
+                    .get("target_modules")
+                    .map(|t| cell(&t.to_string()))
+                    .unwrap_or_default(),
+                cell(class)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "It is saved in the Hugging Face layout (`config.json`, `model.safetensors`, tokenizer files) and loads in `transformers` as `{}`.\n",
+                cell(class)
+            );
+        }
+    }
 
     s.push_str("## Labels\n\n");
     if labels.is_empty() {
@@ -554,6 +598,7 @@ mod tests {
                 "max_length": 64, "padding": "longest", "warmup_steps": 0, "warmup_ratio": 0.1,
                 "weight_decay": 0.0, "max_grad_norm": 1.0,
             })),
+            adapter: None,
         }
     }
 

@@ -20,7 +20,7 @@ use burn::prelude::*;
 
 use crate::error::Result;
 use crate::freeze::EncoderParts;
-use crate::hf::{self, KeyScheme, LoadReport};
+use crate::hf::{self, HfKeys, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
 
@@ -32,6 +32,7 @@ pub(crate) const KEYS: KeyScheme = KeyScheme {
     ignored_prefixes: &["cls."],
     optional_prefixes: &["classifier.", "bert.pooler."],
     renames: &[(".attention.self.", ".attention.self_attention.")],
+    lora_targets: &["query", "value"],
 };
 
 impl From<&BertConfig> for InputSpec {
@@ -89,11 +90,19 @@ impl BertForSequenceClassification {
     /// [`ModelError::Io`](crate::ModelError::Io) or
     /// [`ModelError::CheckpointWrite`](crate::ModelError::CheckpointWrite) naming the file.
     pub fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &self.config_json()?)
+    }
+
+    /// The `config.json` [`save_pretrained`](Self::save_pretrained) writes.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidConfig`](crate::ModelError::InvalidConfig) for inconsistent labels.
+    pub fn config_json(&self) -> Result<String> {
         let mut config = self.config.clone();
         config.pretrained = config
             .pretrained
             .for_sequence_classification("BertForSequenceClassification", "bert")?;
-        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.to_json_string()?)
+        config.to_json_string()
     }
 }
 
@@ -104,6 +113,10 @@ impl SequenceClassifier for BertForSequenceClassification {
 
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
         self.save_pretrained(dir)
+    }
+
+    fn config_json(&self) -> Result<String> {
+        self.config_json()
     }
 
     fn forward(
@@ -130,9 +143,10 @@ impl SequenceClassifier for BertForSequenceClassification {
         "bert"
     }
 
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        self.hf_state_dict_shapes()
+    fn hf_keys(&self) -> HfKeys {
+        HfKeys(&KEYS)
     }
+
     fn encoder_parts(&self) -> EncoderParts {
         EncoderParts::new(&self.bert.embeddings, &self.bert.encoder.layer)
     }

@@ -16,7 +16,7 @@ use burn::prelude::*;
 
 use crate::error::Result;
 use crate::freeze::EncoderParts;
-use crate::hf::{self, KeyScheme, LoadReport};
+use crate::hf::{self, HfKeys, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
 
@@ -28,6 +28,7 @@ pub(crate) const KEYS: KeyScheme = KeyScheme {
     ignored_prefixes: &["vocab_transform.", "vocab_layer_norm.", "vocab_projector."],
     optional_prefixes: &["pre_classifier.", "classifier."],
     renames: &[],
+    lora_targets: &["q_lin", "v_lin"],
 };
 
 impl DistilBertForSequenceClassification {
@@ -52,11 +53,15 @@ impl SequenceClassifier for DistilBertForSequenceClassification {
     }
 
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &self.config_json()?)
+    }
+
+    fn config_json(&self) -> Result<String> {
         let mut config = self.config.clone();
         config.pretrained = config
             .pretrained
             .for_sequence_classification(self.architecture(), config::MODEL_TYPE)?;
-        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.to_json_string()?)
+        config.to_json_string()
     }
 
     fn forward(
@@ -83,9 +88,10 @@ impl SequenceClassifier for DistilBertForSequenceClassification {
         config::MODEL_TYPE
     }
 
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        hf::hf_state_dict_shapes(self, &KEYS)
+    fn hf_keys(&self) -> HfKeys {
+        HfKeys(&KEYS)
     }
+
     fn encoder_parts(&self) -> EncoderParts {
         EncoderParts::new(
             &self.distilbert.embeddings,

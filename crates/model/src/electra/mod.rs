@@ -13,7 +13,7 @@ use burn::prelude::*;
 
 use crate::error::Result;
 use crate::freeze::EncoderParts;
-use crate::hf::{self, KeyScheme, LoadReport};
+use crate::hf::{self, HfKeys, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
 
@@ -30,6 +30,7 @@ pub(crate) const KEYS: KeyScheme = KeyScheme {
     ],
     optional_prefixes: &["classifier."],
     renames: &[(".attention.self.", ".attention.self_attention.")],
+    lora_targets: &["query", "value"],
 };
 
 impl ElectraForSequenceClassification {
@@ -54,12 +55,16 @@ impl SequenceClassifier for ElectraForSequenceClassification {
     }
 
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &self.config_json()?)
+    }
+
+    fn config_json(&self) -> Result<String> {
         let mut config = self.config.clone();
         config.bert.pretrained = config
             .bert
             .pretrained
             .for_sequence_classification(self.architecture(), config::MODEL_TYPE)?;
-        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.to_json_string()?)
+        config.to_json_string()
     }
 
     fn forward(
@@ -86,9 +91,10 @@ impl SequenceClassifier for ElectraForSequenceClassification {
         config::MODEL_TYPE
     }
 
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        hf::hf_state_dict_shapes(self, &KEYS)
+    fn hf_keys(&self) -> HfKeys {
+        HfKeys(&KEYS)
     }
+
     fn encoder_parts(&self) -> EncoderParts {
         EncoderParts::new(&self.electra.embeddings, &self.electra.encoder.layer)
             .with_embeddings(&self.electra.embeddings_project)

@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::checkpoint::{KeyScheme, config_path, find_weights};
+use super::checkpoint::{HfKeys, KeyScheme, config_path, find_weights};
 use super::config::PretrainedConfig;
 use crate::bert::{self, BertConfig, BertForSequenceClassification};
 use crate::distilbert::{self, DistilBertConfig, DistilBertForSequenceClassification};
@@ -223,6 +223,10 @@ impl SequenceClassifier for AutoModelForSequenceClassification {
         dispatch!(self, model => SequenceClassifier::save_pretrained(model, dir))
     }
 
+    fn config_json(&self) -> Result<String> {
+        dispatch!(self, model => SequenceClassifier::config_json(model))
+    }
+
     fn forward(
         &self,
         input: EncoderInput,
@@ -247,9 +251,10 @@ impl SequenceClassifier for AutoModelForSequenceClassification {
         dispatch!(self, model => model.model_type())
     }
 
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        dispatch!(self, model => SequenceClassifier::hf_state_dict_shapes(model))
+    fn hf_keys(&self) -> HfKeys {
+        dispatch!(self, model => model.hf_keys())
     }
+
     fn encoder_parts(&self) -> EncoderParts {
         dispatch!(self, model => model.encoder_parts())
     }

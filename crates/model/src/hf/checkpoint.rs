@@ -109,6 +109,45 @@ pub(crate) struct KeyScheme {
     pub optional_prefixes: &'static [&'static str],
     /// HF segment → burn field renames, applied as substrings (`".attention.self."`).
     pub renames: &'static [(&'static str, &'static str)],
+    /// PEFT's default LoRA `target_modules` for the architecture
+    /// (`TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING`).
+    pub lora_targets: &'static [&'static str],
+}
+
+/// An architecture's mapping between Hugging Face state-dict keys and burn module paths
+/// (see the [module documentation](self)), as [`SequenceClassifier::hf_keys`] gives it.
+///
+/// [`SequenceClassifier::hf_keys`]: crate::SequenceClassifier::hf_keys
+#[derive(Debug, Clone, Copy)]
+pub struct HfKeys(pub(crate) &'static KeyScheme);
+
+impl HfKeys {
+    /// The HF key of a burn parameter path (`bert.encoder.layer.0.attention.self_attention.query.weight`
+    /// → `bert.encoder.layer.0.attention.self.query.weight`).
+    pub fn to_hf(&self, burn_path: &str) -> String {
+        self.0.burn_path_to_hf(burn_path)
+    }
+
+    /// The burn parameter path of an HF key; the inverse of [`to_hf`](Self::to_hf).
+    pub fn to_burn(&self, hf_key: &str) -> String {
+        self.0.hf_to_burn_path(hf_key)
+    }
+
+    /// The base model's attribute in HF's `…ForSequenceClassification` (`"bert"`).
+    pub fn base_model_prefix(&self) -> &'static str {
+        self.0.prefix
+    }
+
+    /// PEFT's default LoRA target modules for the architecture (`["query", "value"]`).
+    pub fn default_lora_target_modules(&self) -> &'static [&'static str] {
+        self.0.lora_targets
+    }
+}
+
+/// Whether a collected tensor is a LoRA factor (`….weight.lora.a` / `.lora.b`) rather than a
+/// weight of the HF state dict.
+pub(crate) fn is_lora_factor(path: &str) -> bool {
+    path.ends_with(".lora.a") || path.ends_with(".lora.b")
 }
 
 /// Buffers every encoder's embeddings may carry in a checkpoint, skipped by HF on load.
@@ -190,7 +229,7 @@ fn rename_layer_norm_params(
 }
 
 /// Reads every tensor of a `.safetensors` or PyTorch pickle file, keyed by its stored name.
-fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, PackTensor>> {
+pub(crate) fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, PackTensor>> {
     if !path.is_file() {
         return Err(ModelError::Io {
             path: path.to_path_buf(),
@@ -236,6 +275,7 @@ pub(crate) fn hf_state_dict_shapes<M: Module>(
     let mut keys: Vec<_> = model
         .collect(None, Some(Box::new(BurnToPyTorchAdapter)), false)
         .into_iter()
+        .filter(|t| !is_lora_factor(&t.name))
         .map(|t| (scheme.burn_path_to_hf(&t.name), t.shape.to_vec()))
         .collect();
     keys.sort();
@@ -254,7 +294,11 @@ pub(crate) fn load_weights<M: Module>(
     scheme: &KeyScheme,
 ) -> Result<LoadReport> {
     let stored = read_checkpoint(path)?;
-    let snapshots = model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
+    let snapshots: Vec<_> = model
+        .collect(None, Some(Box::new(BurnToPyTorchAdapter)), false)
+        .into_iter()
+        .filter(|t| !is_lora_factor(&t.name))
+        .collect();
     let float_dtype = snapshots
         .iter()
         .map(|t| t.dtype)
@@ -377,7 +421,8 @@ fn wrong_architecture(path: &Path, scheme: &KeyScheme, unexpected: &[String]) ->
 }
 
 /// Writes `config_json` and `model`'s weights (HF keys and layouts under `scheme`) into `dir`,
-/// creating it if needed. Each file is written to a temporary name and renamed, so an
+/// creating it if needed. LoRA adapters are merged first (`W + scale·A·B`, PEFT's
+/// `merge_and_unload`): the file holds the weights the model computes with. Each file is written to a temporary name and renamed, so an
 /// interrupted save never leaves a half-written file under the final name.
 ///
 /// # Errors
@@ -392,15 +437,35 @@ pub(crate) fn save_pretrained<M: Module>(
         path: dir.to_path_buf(),
         source,
     })?;
-    let weights_path = dir.join(SAFETENSORS_FILE);
+    let snapshots = model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false);
+    let snapshots = if snapshots.iter().any(|t| is_lora_factor(&t.name)) {
+        model
+            .clone()
+            .materialize()
+            .collect(None, Some(Box::new(BurnToPyTorchAdapter)), false)
+    } else {
+        snapshots
+    };
+    let named = snapshots
+        .into_iter()
+        .map(|t| (scheme.burn_path_to_hf(&t.name), t))
+        .collect();
+    write_safetensors(&dir.join(SAFETENSORS_FILE), named)?;
+    write_atomically(&dir.join(CONFIG_FILE), config_json.as_bytes())
+}
+
+/// Writes `tensors` (each under its key) as a safetensors file with PyTorch's metadata
+/// (`{"format": "pt"}`), atomically.
+///
+/// # Errors
+/// [`ModelError::Io`] or [`ModelError::CheckpointWrite`] naming the file.
+pub(crate) fn write_safetensors(path: &Path, tensors: Vec<(String, PackTensor)>) -> Result<()> {
     let write_error = |message: String| ModelError::CheckpointWrite {
-        path: weights_path.clone(),
+        path: path.to_path_buf(),
         message,
     };
-
     let mut named = Vec::new();
-    for tensor in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), false) {
-        let key = scheme.burn_path_to_hf(&tensor.name);
+    for (key, tensor) in tensors {
         let (_, dtype, shape, _, bytes) = tensor
             .into_parts()
             .map_err(|e| write_error(e.to_string()))?;
@@ -428,8 +493,7 @@ pub(crate) fn save_pretrained<M: Module>(
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let bytes =
         safetensors::serialize(views, Some(metadata)).map_err(|e| write_error(e.to_string()))?;
-    write_atomically(&weights_path, &bytes)?;
-    write_atomically(&dir.join(CONFIG_FILE), config_json.as_bytes())
+    write_atomically(path, &bytes)
 }
 
 /// Reads a `config.json` with `parse` (an architecture's `from_json_str`), naming the file in

@@ -14,7 +14,7 @@ use burn::prelude::*;
 
 use crate::error::Result;
 use crate::freeze::EncoderParts;
-use crate::hf::{self, KeyScheme, LoadReport};
+use crate::hf::{self, HfKeys, KeyScheme, LoadReport};
 use crate::input::{EncoderInput, InputSpec};
 use crate::task::{SequenceClassifier, SequenceClassifierOutput};
 
@@ -27,6 +27,7 @@ pub(crate) const KEYS: KeyScheme = KeyScheme {
     ignored_prefixes: &["lm_head.", "roberta.pooler."],
     optional_prefixes: &["classifier."],
     renames: &[(".attention.self.", ".attention.self_attention.")],
+    lora_targets: &["query", "value"],
 };
 
 impl RobertaForSequenceClassification {
@@ -51,12 +52,16 @@ impl SequenceClassifier for RobertaForSequenceClassification {
     }
 
     fn save_pretrained(&self, dir: impl AsRef<Path>) -> Result<()> {
+        hf::save_pretrained(self, dir.as_ref(), &KEYS, &self.config_json()?)
+    }
+
+    fn config_json(&self) -> Result<String> {
         let mut config = self.config.clone();
         config.0.pretrained = config
             .0
             .pretrained
             .for_sequence_classification(self.architecture(), self.model_type())?;
-        hf::save_pretrained(self, dir.as_ref(), &KEYS, &config.0.to_json_string()?)
+        config.0.to_json_string()
     }
 
     fn forward(
@@ -86,9 +91,10 @@ impl SequenceClassifier for RobertaForSequenceClassification {
         self.config.model_type()
     }
 
-    fn hf_state_dict_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        hf::hf_state_dict_shapes(self, &KEYS)
+    fn hf_keys(&self) -> HfKeys {
+        HfKeys(&KEYS)
     }
+
     fn encoder_parts(&self) -> EncoderParts {
         EncoderParts::new(&self.roberta.embeddings, &self.roberta.encoder.layer)
     }

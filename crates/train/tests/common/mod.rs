@@ -222,20 +222,9 @@ pub fn without_key_biases(weights: &Weights) -> Weights {
 /// the same name): DistilBERT, RoBERTa, XLM-RoBERTa, ELECTRA.
 pub const ARCHITECTURES: [&str; 4] = ["distilbert", "roberta", "xlm_roberta", "electra"];
 
-/// Trains the `name` fixture model (through `AutoModelForSequenceClassification`, dropout off as
-/// in the fixture) for the five steps of `trainer/<name>` on `device` at fine-tuning settings
-/// (lr 1e-4, no warm-up, clipping at 1.0), and asserts per-step loss, gradient norm, learning
-/// rate and the final weights match `transformers.Trainer` within 1e-4; returns the largest
-/// differences (loss, grad norm, weight).
-pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
-    use bertfit_model::{
-        AutoConfig, AutoModelForSequenceClassification, Freezing, SequenceClassifier, TrainLayers,
-        trainable_parameters,
-    };
-    use burn::module::Module;
-    let dir = fixture(&format!("trainer/{name}"));
-    let args: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
+/// The examples of the architecture Trainer fixture `dir` (unpadded, its pad id) and the
+/// sequence length it padded to.
+pub fn arch_trainer_data(dir: &Path, args: &serde_json::Value) -> (EncodedDataset, usize) {
     let pad = args["special_ids"]["pad"].as_u64().unwrap() as u32;
     let t = read_tensors(&dir.join("data.safetensors"));
     let (shape, ids) = &t["input_ids"];
@@ -259,6 +248,25 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
         examples,
         pad_token_id: pad,
     };
+
+    (train, seq)
+}
+
+/// Trains the `name` fixture model (through `AutoModelForSequenceClassification`, dropout off as
+/// in the fixture) for the five steps of `trainer/<name>` on `device` at fine-tuning settings
+/// (lr 1e-4, no warm-up, clipping at 1.0), and asserts per-step loss, gradient norm, learning
+/// rate and the final weights match `transformers.Trainer` within 1e-4; returns the largest
+/// differences (loss, grad norm, weight).
+pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
+    use bertfit_model::{
+        AutoConfig, AutoModelForSequenceClassification, Freezing, SequenceClassifier, TrainLayers,
+        trainable_parameters,
+    };
+    use burn::module::Module;
+    let dir = fixture(&format!("trainer/{name}"));
+    let args: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("args.json")).unwrap()).unwrap();
+    let (train, seq) = arch_trainer_data(&dir, &args);
 
     // `<arch>` or, with part of the model frozen, `<arch>-<setting>`.
     let arch = name.split_once('-').map_or(name, |(arch, _)| arch);
