@@ -870,13 +870,7 @@ fn every_architecture_finetunes_predicts_evaluates_and_describes() {
 
 /// Every tensor of a `model.safetensors`, as raw bytes by key.
 fn weights(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-    safetensors::SafeTensors::deserialize(&bytes)
-        .unwrap()
-        .tensors()
-        .into_iter()
-        .map(|(key, view)| (key, view.data().to_vec()))
-        .collect()
+    tensors(&dir.join("model.safetensors"))
 }
 
 /// `--train-layers head` (feature extraction) and `last:1` train exactly the head, or the last

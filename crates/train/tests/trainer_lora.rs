@@ -11,7 +11,7 @@ use bertfit_model::peft::{self, ADAPTER_WEIGHTS_FILE, LoraConfig};
 use bertfit_model::{
     AutoConfig, AutoModelForSequenceClassification, SequenceClassifier, trainable_parameters,
 };
-use bertfit_train::{BatchPadding, IntervalStrategy, Resume, Trainer, TrainingConfig};
+use bertfit_train::{Resume, Trainer, TrainingConfig};
 use burn::module::Module;
 use burn::tensor::Device;
 use common::*;
@@ -50,47 +50,14 @@ fn five_lora_steps(arch: &str, device: &Device) -> (f64, f64, f64) {
 
     let output_dir = tempfile::tempdir().unwrap();
     let training = TrainingConfig {
-        output_dir: output_dir.path().to_path_buf(),
-        learning_rate: args["learning_rate"].as_f64().unwrap(),
-        warmup_steps: 0,
-        weight_decay: args["weight_decay"].as_f64().unwrap(),
-        max_grad_norm: args["max_grad_norm"].as_f64().unwrap(),
-        per_device_train_batch_size: 4,
-        max_steps: 5,
-        logging_steps: 1,
-        eval_strategy: IntervalStrategy::No,
-        save_strategy: IntervalStrategy::No,
-        padding: BatchPadding::MaxLength,
-        max_length: Some(seq),
-        shuffle: false,
-        progress_bar: false,
         lora: Some(lora.clone()),
-        ..TrainingConfig::default()
+        ..arch_fixture_config(&args, output_dir.path(), seq)
     };
     let output = Trainer::new(training, device.clone())
         .unwrap()
         .train(model, &train, None, Resume::No)
         .unwrap();
-
-    let (ours, log) = logged_steps(&output.state, &dir);
-    let expected = log["log_history"].as_array().unwrap();
-    assert_eq!(ours.len(), 5, "{name}");
-    let (mut loss_diff, mut norm_diff) = (0.0f64, 0.0f64);
-    for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
-        for key in ["loss", "grad_norm", "learning_rate"] {
-            let (a, b) = (ours[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
-            assert!(
-                (a - b).abs() < 1e-4,
-                "{name} step {}: {key} {a} vs {b}",
-                step + 1
-            );
-            match key {
-                "loss" => loss_diff = loss_diff.max((a - b).abs()),
-                "grad_norm" => norm_diff = norm_diff.max((a - b).abs()),
-                _ => {}
-            }
-        }
-    }
+    let (loss_diff, norm_diff) = assert_steps_match(&name, &output.state, &dir);
     // The output is an adapter directory, not a model: PEFT's keys, nothing of the base.
     assert!(!output_dir.path().join("model.safetensors").exists());
     let saved = LoraConfig::from_dir(output_dir.path()).unwrap();

@@ -86,6 +86,22 @@ impl Default for BertConfig {
 }
 
 impl BertConfig {
+    /// A tiny seeded-test config: vocabulary 50, hidden 16, 2 layers of 4 heads, dropout 0.2.
+    #[cfg(test)]
+    pub(crate) fn tiny_for_tests() -> Self {
+        Self {
+            vocab_size: 50,
+            hidden_size: 16,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 24,
+            max_position_embeddings: 20,
+            hidden_dropout_prob: 0.2,
+            attention_probs_dropout_prob: 0.2,
+            ..Self::default()
+        }
+    }
+
     /// Reads and validates a `config.json`.
     ///
     /// # Errors

@@ -7,15 +7,9 @@ use crate::input::EncoderInput;
 
 fn tiny_config() -> BertConfig {
     BertConfig {
-        vocab_size: 50,
-        hidden_size: 16,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        intermediate_size: 24,
-        max_position_embeddings: 20,
         hidden_dropout_prob: 0.0,
         attention_probs_dropout_prob: 0.0,
-        ..BertConfig::default()
+        ..BertConfig::tiny_for_tests()
     }
 }
 

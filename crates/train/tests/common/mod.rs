@@ -252,6 +252,63 @@ pub fn arch_trainer_data(dir: &Path, args: &serde_json::Value) -> (EncodedDatase
     (train, seq)
 }
 
+/// The settings of the architecture Trainer fixtures (`args.json`): five steps of batch 4 at
+/// its learning rate, decay and clipping, no warm-up, in order, padded to `seq`, into
+/// `output_dir`.
+pub fn arch_fixture_config(
+    args: &serde_json::Value,
+    output_dir: &Path,
+    seq: usize,
+) -> TrainingConfig {
+    TrainingConfig {
+        output_dir: output_dir.to_path_buf(),
+        learning_rate: args["learning_rate"].as_f64().unwrap(),
+        warmup_steps: 0,
+        weight_decay: args["weight_decay"].as_f64().unwrap(),
+        max_grad_norm: args["max_grad_norm"].as_f64().unwrap(),
+        per_device_train_batch_size: 4,
+        max_steps: 5,
+        logging_steps: 1,
+        eval_strategy: IntervalStrategy::No,
+        save_strategy: IntervalStrategy::No,
+        padding: BatchPadding::MaxLength,
+        max_length: Some(seq),
+        shuffle: false,
+        progress_bar: false,
+        ..TrainingConfig::default()
+    }
+}
+
+/// Asserts the five logged steps of a run match the reference `log.json` of the fixture `dir`
+/// (loss, grad norm, learning rate, epoch within 1e-4); returns the largest loss and grad-norm
+/// differences.
+pub fn assert_steps_match(
+    name: &str,
+    state: &bertfit_train::TrainerState,
+    dir: &Path,
+) -> (f64, f64) {
+    let (ours, log) = logged_steps(state, dir);
+    let expected = log["log_history"].as_array().unwrap();
+    assert_eq!(ours.len(), 5, "{name}");
+    let (mut loss_diff, mut norm_diff) = (0.0f64, 0.0f64);
+    for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
+        for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
+            let (a, b) = (ours[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{name} step {}: {key} {a} vs {b}",
+                step + 1
+            );
+            match key {
+                "loss" => loss_diff = loss_diff.max((a - b).abs()),
+                "grad_norm" => norm_diff = norm_diff.max((a - b).abs()),
+                _ => {}
+            }
+        }
+    }
+    (loss_diff, norm_diff)
+}
+
 /// Trains the `name` fixture model (through `AutoModelForSequenceClassification`, dropout off as
 /// in the fixture) for the five steps of `trainer/<name>` on `device` at fine-tuning settings
 /// (lr 1e-4, no warm-up, clipping at 1.0), and asserts per-step loss, gradient norm, learning
@@ -299,48 +356,16 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
     );
     let output_dir = tempfile::tempdir().unwrap();
     let training = TrainingConfig {
-        output_dir: output_dir.path().to_path_buf(),
-        learning_rate: args["learning_rate"].as_f64().unwrap(),
-        warmup_steps: 0,
-        weight_decay: args["weight_decay"].as_f64().unwrap(),
-        max_grad_norm: args["max_grad_norm"].as_f64().unwrap(),
-        per_device_train_batch_size: 4,
-        max_steps: 5,
-        logging_steps: 1,
-        eval_strategy: IntervalStrategy::No,
-        save_strategy: IntervalStrategy::No,
-        padding: BatchPadding::MaxLength,
-        max_length: Some(seq),
-        shuffle: false,
-        progress_bar: false,
         train_layers,
         freeze_embeddings,
-        ..TrainingConfig::default()
+        ..arch_fixture_config(&args, output_dir.path(), seq)
     };
     let output = Trainer::new(training, device.clone())
         .unwrap()
         .train(model, &train, None, Resume::No)
         .unwrap();
 
-    let (ours, log) = logged_steps(&output.state, &dir);
-    let expected = log["log_history"].as_array().unwrap();
-    assert_eq!(ours.len(), 5, "{name}");
-    let (mut loss_diff, mut norm_diff) = (0.0f64, 0.0f64);
-    for (step, (ours, theirs)) in ours.iter().zip(expected).enumerate() {
-        for key in ["loss", "grad_norm", "learning_rate", "epoch"] {
-            let (a, b) = (ours[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
-            assert!(
-                (a - b).abs() < 1e-4,
-                "{name} step {}: {key} {a} vs {b}",
-                step + 1
-            );
-            match key {
-                "loss" => loss_diff = loss_diff.max((a - b).abs()),
-                "grad_norm" => norm_diff = norm_diff.max((a - b).abs()),
-                _ => {}
-            }
-        }
-    }
+    let (loss_diff, norm_diff) = assert_steps_match(name, &output.state, &dir);
     let final_weights = read_tensors(&output_dir.path().join("model.safetensors"));
     let hf_weights = read_tensors(&dir.join("final.safetensors"));
     let initial = read_tensors(&model_fixture(&format!("{arch}/model.safetensors")));
