@@ -353,12 +353,57 @@ fn build_baseline(
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
+    // Both trees' workspace crates map to the same artifacts (cargo hashes a path package by
+    // its path relative to the workspace root), and `git archive` dates the files at the
+    // commit, older than any artifact: without a clean, cargo would link whichever tree was
+    // built last and call it fresh.
+    clean_workspace_crates(&src, &target)?;
     let built = finetune::build(backend, &src, Some(&target), torch)?;
     let binary = dir.join("bertfit");
     std::fs::copy(&built, &binary)
         .with_context(|| format!("copying {} to {}", built.display(), binary.display()))?;
+    clean_workspace_crates(&src, &target)?;
     std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
     Ok((short, binary))
+}
+
+/// `cargo clean --release -p <every workspace crate of root>` in `target`, so the next build
+/// compiles the workspace crates from the sources it is given.
+fn clean_workspace_crates(root: &Path, target: &Path) -> Result<()> {
+    let mut packages = Vec::new();
+    for dir in ["crates", "xtask"].map(|d| root.join(d)) {
+        let manifests: Vec<PathBuf> = if dir.ends_with("xtask") {
+            vec![dir.join("Cargo.toml")]
+        } else {
+            std::fs::read_dir(&dir)
+                .with_context(|| format!("listing {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path().join("Cargo.toml")))
+                .collect()
+        };
+        for manifest in manifests.into_iter().filter(|m| m.is_file()) {
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("reading {}", manifest.display()))?;
+            let name = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = "))
+                .map(|n| n.trim_matches('"').to_string());
+            packages.extend(name);
+        }
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target)
+        .args(["clean", "--release"]);
+    for package in &packages {
+        command.args(["-p", package]);
+    }
+    let status = command.status().context("starting cargo clean")?;
+    if !status.success() {
+        bail!("cargo clean -p {} failed ({status})", packages.join(" -p "));
+    }
+    Ok(())
 }
 
 fn model_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
