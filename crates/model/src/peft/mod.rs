@@ -56,12 +56,26 @@ struct Linear {
 }
 
 /// What a [`LoraConfig`] does to one model: the linears that get adapters and the parameters
-/// trained in full.
+/// trained in full. Read off a plain model or one adapted already (whose base weights keep
+/// their paths and ids).
 #[derive(Debug, Clone)]
 struct AdapterPlan {
     targets: Vec<Linear>,
     /// HF key → (burn path, id, HF shape) of every parameter of the modules to save.
     saved: BTreeMap<String, (String, ParamId, Vec<usize>)>,
+    /// Ids of the LoRA factors the model carries already (none on a plain model).
+    factors: Vec<ParamId>,
+}
+
+/// The burn path of a weight's LoRA factor `a` or `b` (`….query.weight.lora.a`).
+fn factor_path(weight_path: &str, factor: &str) -> String {
+    format!("{weight_path}.lora.{factor}")
+}
+
+/// PEFT's key of a module's factor `lora_A` or `lora_B`
+/// (`base_model.model.<module>.lora_A.weight`).
+fn peft_factor_key(module: &str, factor: &str) -> String {
+    format!("{PEFT_PREFIX}{module}.{factor}.weight")
 }
 
 /// Whether PEFT's `target_modules` list selects `module`: the name itself, or its last
@@ -91,15 +105,15 @@ impl AdapterPlan {
         let saved_names = config.resolved_modules_to_save();
         let mut linears = Vec::new();
         let mut saved = BTreeMap::new();
+        let mut factors = Vec::new();
         for tensor in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
-            if is_lora_factor(&tensor.name) {
-                return Err(ModelError::Lora(
-                    "the model already has LoRA adapters; merge them (merge_and_unload) before adding others".into(),
-                ));
-            }
             let Some(id) = tensor.param_id.map(ParamId::from) else {
                 continue;
             };
+            if is_lora_factor(&tensor.name) {
+                factors.push(id);
+                continue;
+            }
             let key = keys.to_hf(&tensor.name);
             let (module, param) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
             if is_saved(module, &saved_names) {
@@ -130,7 +144,17 @@ impl AdapterPlan {
             }
             TargetModules::Names(names) => select_targets(model, linears, names)?,
         };
-        Ok(Self { targets, saved })
+        Ok(Self {
+            targets,
+            saved,
+            factors,
+        })
+    }
+
+    /// The parameters that train under PEFT: the factors and the modules to save.
+    fn trainable(&self) -> BTreeSet<ParamId> {
+        let saved = self.saved.values().map(|(_, id, _)| *id);
+        saved.chain(self.factors.iter().copied()).collect()
     }
 }
 
@@ -190,6 +214,11 @@ pub fn check_config<M: SequenceClassifier>(model: &M, config: &LoraConfig) -> Re
 pub fn get_peft_model<M: SequenceClassifier>(model: M, config: &LoraConfig) -> Result<M> {
     config.check_supported().map_err(ModelError::Lora)?;
     let plan = AdapterPlan::new(&model, config)?;
+    if !plan.factors.is_empty() {
+        return Err(ModelError::Lora(
+            "the model already has LoRA adapters; merge them (merge_and_unload) before adding others".into(),
+        ));
+    }
     let device = model.devices().into_iter().next().unwrap_or_default();
     let bases = ParamGroup::from_ids(plan.targets.iter().map(|t| t.weight_id).collect());
     // burn scales by alpha / rank: pass the alpha that gives PEFT's scaling (rsLoRA's too).
@@ -206,7 +235,7 @@ pub fn get_peft_model<M: SequenceClassifier>(model: M, config: &LoraConfig) -> R
                 Distribution::Uniform(-bound, bound),
                 &device,
             );
-            bridge::from_data(a.into_data(), format!("{}.lora.a", t.weight_path), None)
+            bridge::from_data(a.into_data(), factor_path(&t.weight_path, "a"), None)
         })
         .collect();
     apply(&mut model, init, None, Path::new("(initialisation)"))?;
@@ -230,16 +259,8 @@ pub fn set_trainable<M: SequenceClassifier>(model: M, config: &LoraConfig) -> Re
             param.set_require_grad(train)
         }
     }
-    let plan = AdapterPlan::new(&plain_view(&model), config)?;
-    let mut ids: BTreeSet<ParamId> = plan.saved.values().map(|(_, id, _)| *id).collect();
-    for tensor in model.collect(None, None, true) {
-        if is_lora_factor(&tensor.name)
-            && let Some(id) = tensor.param_id
-        {
-            ids.insert(ParamId::from(id));
-        }
-    }
-    Ok(model.map(&mut Trainable(ids)))
+    let trainable = AdapterPlan::new(&model, config)?.trainable();
+    Ok(model.map(&mut Trainable(trainable)))
 }
 
 /// Applies `tensors` (burn paths) to `model`, requiring each to land.
@@ -295,8 +316,9 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// A 2-D tensor's f32 values and shape.
-fn matrix(tensor: PackTensor, key: &str, path: &Path) -> Result<(Vec<f32>, [usize; 2])> {
+/// A 2-D tensor of a file transposed (burn's `[in, r]` / `[r, out]` factors against PEFT's
+/// `[r, in]` / `[out, r]` Linear weights, either way), as f32.
+fn transposed(tensor: PackTensor, key: &str, path: &Path) -> Result<TensorData> {
     let read = |message: String| ModelError::CheckpointRead {
         path: path.to_path_buf(),
         message: format!("`{key}`: {message}"),
@@ -310,7 +332,10 @@ fn matrix(tensor: PackTensor, key: &str, path: &Path) -> Result<(Vec<f32>, [usiz
         .convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| read(format!("{e:?}")))?;
-    Ok((values, [rows, cols]))
+    Ok(TensorData::new(
+        transpose(&values, rows, cols),
+        [cols, rows],
+    ))
 }
 
 /// Writes `model`'s adapters and saved modules as a PEFT adapter directory
@@ -334,12 +359,8 @@ pub fn save_adapter<M: SequenceClassifier>(
         if let Some((weight, factor)) = tensor.name.rsplit_once(".lora.") {
             let module = keys.to_hf(weight);
             let module = module.strip_suffix(".weight").unwrap_or(&module);
-            let name = if factor == "a" { "lora_A" } else { "lora_B" };
-            let out = format!("{PEFT_PREFIX}{module}.{name}.weight");
-            // burn keeps A as [in, r] and B as [r, out]; PEFT's Linear weights are [r, in]
-            // and [out, r].
-            let (values, [rows, cols]) = matrix(tensor, &out, dir)?;
-            let data = TensorData::new(transpose(&values, rows, cols), [cols, rows]);
+            let out = peft_factor_key(module, if factor == "a" { "lora_A" } else { "lora_B" });
+            let data = transposed(tensor, &out, dir)?;
             named.push((out.clone(), bridge::from_data(data, out, None)));
         } else {
             let module = key.rsplit_once('.').map_or("", |(m, _)| m);
@@ -396,7 +417,7 @@ pub fn load_adapter_weights<M: SequenceClassifier>(
     dir: impl AsRef<Path>,
 ) -> Result<M> {
     let path = dir.as_ref().join(ADAPTER_WEIGHTS_FILE);
-    let plan = AdapterPlan::new(&plain_view(&model), config)?;
+    let plan = AdapterPlan::new(&model, config)?;
     let stored = read_checkpoint(&path)?;
     let mismatch = |message: String| ModelError::AdapterMismatch {
         path: path.clone(),
@@ -404,15 +425,13 @@ pub fn load_adapter_weights<M: SequenceClassifier>(
     };
     let mut expected: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
     for t in &plan.targets {
-        let a = format!("{PEFT_PREFIX}{}.lora_A.weight", t.module);
-        let b = format!("{PEFT_PREFIX}{}.lora_B.weight", t.module);
         expected.insert(
-            a,
-            (format!("{}.lora.a", t.weight_path), vec![config.r, t.d_in]),
+            peft_factor_key(&t.module, "lora_A"),
+            (factor_path(&t.weight_path, "a"), vec![config.r, t.d_in]),
         );
         expected.insert(
-            b,
-            (format!("{}.lora.b", t.weight_path), vec![t.d_out, config.r]),
+            peft_factor_key(&t.module, "lora_B"),
+            (factor_path(&t.weight_path, "b"), vec![t.d_out, config.r]),
         );
     }
     let mut factors = Vec::new();
@@ -433,8 +452,7 @@ pub fn load_adapter_weights<M: SequenceClassifier>(
                         .unwrap_or("see base_model_name_or_path")
                 )));
             }
-            let (values, [rows, cols]) = matrix(tensor, &key, &path)?;
-            let data = TensorData::new(transpose(&values, rows, cols), [cols, rows]);
+            let data = transposed(tensor, &key, &path)?;
             factors.push(bridge::from_data(data, burn_path, None));
         } else if let Some((burn_path, _, shape)) = saved_entry {
             if let Some(k) = &hf_key {
@@ -484,11 +502,6 @@ pub fn load_adapter_weights<M: SequenceClassifier>(
         )?;
     }
     Ok(model)
-}
-
-/// `model` with its adapters merged: the plan of an adapted model is that of its base.
-fn plain_view<M: Module>(model: &M) -> M {
-    model.clone().materialize()
 }
 
 #[cfg(test)]
