@@ -333,7 +333,8 @@ fn with_saved_ids<M: Module>(model: M, dir: &Path, device: &Device) -> Result<M>
     }))
 }
 
-/// Gives the model's float parameters the ids saved with a checkpoint, in visiting order.
+/// Gives the model's float parameters the ids saved with a checkpoint, in visiting order,
+/// keeping whether each trains (a LoRA run's frozen base stays frozen; `train()` applies it).
 struct ReassignIds<I> {
     ids: I,
     device: Device,
@@ -344,8 +345,9 @@ impl<I: Iterator<Item = u64>> ModuleMapper for ReassignIds<I> {
         let Some(id) = self.ids.next() else {
             return param;
         };
-        let tensor = param.val().to_device(&self.device);
-        Param::initialized(ParamId::from(id), tensor.detach().require_grad())
+        let (_, tensor, mapper) = param.consume();
+        let tensor = tensor.to_device(&self.device).detach();
+        Param::from_mapped_value(ParamId::from(id), tensor, mapper)
     }
 }
 

@@ -305,7 +305,12 @@ impl<'a, T: Task> Run<'a, T> {
         let c = &trainer.config;
         let device = trainer.device.clone().autodiff();
         let model = match &c.lora {
-            Some(lora) => task.get_peft_model(model, lora)?,
+            Some(lora) => {
+                // The adapters' random `A` comes from the run's seed (HF: `set_seed` before
+                // `get_peft_model`), so a run and its resumption start from the same one.
+                trainer.device.seed(derive_seed(c.seed, 0x0010_4a11_u64, 0));
+                task.get_peft_model(model, lora)?
+            }
             None => model,
         };
         let mut model = model.to_device(&device).train();
@@ -317,10 +322,6 @@ impl<'a, T: Task> Run<'a, T> {
         if let Some(dir) = resume.checkpoint(&c.output_dir)? {
             let restored = Self::restore(trainer, task, plan, &dir, &model, &device)?;
             (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
-            if let Some(lora) = &c.lora {
-                // The restored parameters all require gradients: freeze the base again.
-                model = task.get_peft_model(model, lora)?;
-            }
         }
         let freezing = c.freezing();
         let parts = task.encoder_parts(&model);

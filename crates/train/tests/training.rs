@@ -323,6 +323,56 @@ fn non_finite_loss_stops_with_the_step_and_keeps_checkpoints() {
     assert!(err.to_string().contains("step 1"), "{err}");
 }
 
+/// A LoRA run stopped and resumed ends as the uninterrupted one, bit for bit: the checkpoint's
+/// adapter goes onto the run's base, which stays frozen after the resume.
+#[test]
+fn interrupted_and_resumed_lora_run_ends_with_an_identical_adapter() {
+    use bertfit_model::peft::{ADAPTER_WEIGHTS_FILE, LoraConfig};
+    let _rng = rng_lock();
+    let train = toy_data(60, 1);
+    let lora_config = |dir: &std::path::Path| TrainingConfig {
+        lora: Some(LoraConfig::new(
+            4,
+            8.0,
+            vec!["query".into(), "value".into()],
+        )),
+        ..config(dir)
+    };
+    let full_dir = tempfile::tempdir().unwrap();
+    let full = Trainer::new(lora_config(full_dir.path()), Device::flex())
+        .unwrap()
+        .train(tiny_model(0.1), &train, None, Resume::No)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Trainer::new(lora_config(dir.path()), Device::flex())
+        .unwrap()
+        .stop_after_step(5)
+        .train(tiny_model(0.1), &train, None, Resume::No)
+        .unwrap();
+    assert!(
+        dir.path()
+            .join("checkpoint-4")
+            .join(ADAPTER_WEIGHTS_FILE)
+            .is_file()
+    );
+    let resumed = Trainer::new(lora_config(dir.path()), Device::flex())
+        .unwrap()
+        .train(tiny_model(0.1), &train, None, Resume::Latest)
+        .unwrap();
+    assert_eq!(resumed.state.global_step, 8);
+    let a = read_tensors(&full_dir.path().join(ADAPTER_WEIGHTS_FILE));
+    let b = read_tensors(&dir.path().join(ADAPTER_WEIGHTS_FILE));
+    let (diff, key) = max_weight_diff(&a, &b);
+    assert_eq!(diff, 0.0, "resumed adapter differs at {key}");
+    let losses = |s: &bertfit_train::TrainerState| -> Vec<f64> {
+        s.log_history
+            .iter()
+            .filter_map(|r| r.get("loss").and_then(|l| l.as_f64()))
+            .collect()
+    };
+    assert_eq!(losses(&full.state)[4..], losses(&resumed.state)[4..]);
+}
+
 #[test]
 fn bad_data_and_resume_requests_are_clear_errors() {
     let _rng = rng_lock();
