@@ -377,23 +377,31 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
             "{name}: frozen {key} changed"
         );
     }
-    let (moved, _) = max_weight_diff(&initial, &hf_weights);
     // Key biases: their gradient is rounding noise (see `five_hf_trainer_steps`).
-    let (diff, key) = max_weight_diff(
+    let diff = assert_final_weights(
+        &format!(
+            "{name}: 5 Trainer steps, max diff loss {loss_diff:.3e}, grad_norm {norm_diff:.3e}, final weights"
+        ),
+        &without_key_biases(&initial),
         &without_key_biases(&final_weights),
         &without_key_biases(&hf_weights),
     );
-    eprintln!(
-        "{name}: 5 Trainer steps, max diff loss {loss_diff:.3e}, grad_norm {norm_diff:.3e}, \
-         final weights {diff:.3e} (at {key}); HF moved them by up to {moved:.3e}"
-    );
-    assert!(
-        moved > 1e-4,
-        "{name}: the reference run must move the weights"
-    );
-    assert!(
-        diff < 1e-4,
-        "{name}: final weights differ by {diff} at {key}"
-    );
     (loss_diff, norm_diff, diff)
+}
+
+/// Asserts the reference run moved its weights from `initial` by more than 1e-4 and `ours`
+/// match its `theirs` within 1e-4 (the same keys); prints `what` with both figures and
+/// returns the largest difference.
+pub fn assert_final_weights(
+    what: &str,
+    initial: &BTreeMap<String, (Vec<usize>, Vec<f64>)>,
+    ours: &BTreeMap<String, (Vec<usize>, Vec<f64>)>,
+    theirs: &BTreeMap<String, (Vec<usize>, Vec<f64>)>,
+) -> f64 {
+    let (moved, _) = max_weight_diff(initial, theirs);
+    let (diff, key) = max_weight_diff(ours, theirs);
+    eprintln!("{what} {diff:.3e} (at {key}); the reference moved them by up to {moved:.3e}");
+    assert!(moved > 1e-4, "{what}: the reference run must move them");
+    assert!(diff < 1e-4, "{what}: differ by {diff} at {key}");
+    diff
 }
