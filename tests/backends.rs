@@ -392,7 +392,8 @@ fn every_architecture_matches_transformers_on_every_backend() {
                 &format!("{arch} on {name}"),
                 &device,
             );
-            let (loss, grad_norm, weights) = train_common::five_arch_trainer_steps(arch, &device);
+            let (loss, grad_norm, weights) =
+                train_common::five_arch_trainer_steps(arch, &device, true);
             eprintln!(
                 "{arch} on {name}: inference {inference:.3e}; 5 Trainer steps: loss {loss:.3e}, \
                  grad_norm {grad_norm:.3e}, final weights {weights:.3e}"

@@ -960,7 +960,11 @@ fn markdown(report: &Value) -> String {
         report["threads"],
         report["reps"],
         report["bertfit_commit"].as_str().unwrap_or("?"),
-        report["reference"]
+        match (report["baseline"].as_str(), report["reference"].is_null()) {
+            (Some(rev), true) => format!("{rev} (no PyTorch)"),
+            (Some(rev), false) => format!("{rev} and {}", report["reference"]),
+            (None, _) => report["reference"].to_string(),
+        }
     ));
     // Every side that measured some row, in the order the rows list them (PyTorch last).
     let mut present: Vec<&str> = Vec::new();

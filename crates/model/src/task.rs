@@ -85,6 +85,21 @@ pub trait SequenceClassifier: Module + Sized {
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput;
 
+    /// The encoder's output that the head reads, `[batch, hidden_size]`: the first token's
+    /// last hidden state (for BERT, its pooler's input). With the encoder frozen (feature
+    /// extraction) it is a fixed function of the input, which the trainer computes once per
+    /// example.
+    fn head_input(&self, input: EncoderInput) -> Tensor<2>;
+
+    /// The head alone on [`head_input`](Self::head_input)'s output, `[batch, hidden_size]`:
+    /// `forward(input, labels)` is `forward_head(head_input(input), labels)`, without hidden
+    /// states.
+    fn forward_head(
+        &self,
+        head_input: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput;
+
     /// What the embeddings accept (vocabulary, token types, longest sequence).
     fn input_spec(&self) -> InputSpec;
 

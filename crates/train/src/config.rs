@@ -112,6 +112,11 @@ pub struct TrainingConfig {
     pub train_layers: TrainLayers,
     /// Freeze the embeddings (implied by `train_layers` `"head"` and `"last:N"`).
     pub freeze_embeddings: bool,
+    /// With `train_layers` `"head"`: compute the frozen encoder's output for each example once
+    /// and train and evaluate the head alone on it ([`HeadInputs`](crate::HeadInputs)), so
+    /// epochs cost only the head. `false` runs the encoder at every step, as HF's `Trainer`
+    /// does. Ignored for other `train_layers`.
+    pub feature_cache: bool,
     /// LoRA in PEFT's format: when set, the model trains adapters (and its head) only, and
     /// checkpoints and the final save are PEFT adapter directories (`adapter_config.json`,
     /// `adapter_model.safetensors`). Not combined with `train_layers` / `freeze_embeddings`.
@@ -155,6 +160,7 @@ impl Default for TrainingConfig {
             progress_bar: true,
             train_layers: TrainLayers::All,
             freeze_embeddings: false,
+            feature_cache: true,
             lora: None,
         }
     }
@@ -198,6 +204,12 @@ impl TrainingConfig {
             train_layers: self.train_layers,
             freeze_embeddings: self.freeze_embeddings,
         }
+    }
+
+    /// Whether the run caches the frozen encoder's outputs: `train_layers` `"head"` with
+    /// [`feature_cache`](Self::feature_cache) set.
+    pub fn caches_features(&self) -> bool {
+        self.feature_cache && self.train_layers == TrainLayers::Head && self.lora.is_none()
     }
 
     /// Evaluation interval in steps for `eval_strategy = "steps"`.

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::batch::{BatchOptions, EncodedDataset, for_each_batch};
 use crate::error::{Result, TrainError};
-use crate::inference::log_probabilities;
+use crate::features::HeadInputs;
+use crate::inference::{log_probabilities, log_softmax_rows};
 use crate::metrics::ClassificationReport;
 use crate::task::EvalMetrics;
 
@@ -132,22 +133,67 @@ pub fn evaluate<M: SequenceClassifier>(
     options: &BatchOptions,
     device: &Device,
 ) -> Result<Evaluation> {
+    let model = model.clone().to_device(device);
+    let max_length = options.max_length_or(model.input_spec().max_length);
+    score(&model, data, |record| {
+        for_each_batch(data, options, max_length, |indices, batch| {
+            record(indices, log_probabilities(&model, batch, device)?);
+            Ok(())
+        })
+    })
+}
+
+/// [`evaluate`] of the head alone on each example's cached head input (feature extraction,
+/// see [`HeadInputs`]), in batches of `options.batch_size` in dataset order.
+///
+/// # Errors
+/// An empty set, labels outside the model's head, fewer head inputs than examples.
+pub fn evaluate_on_head_inputs<M: SequenceClassifier>(
+    model: &M,
+    data: &EncodedDataset,
+    head_inputs: &HeadInputs,
+    options: &BatchOptions,
+    device: &Device,
+) -> Result<Evaluation> {
+    if head_inputs.len() != data.len() {
+        return Err(TrainError::Data(format!(
+            "{} cached head inputs for {} evaluation examples",
+            head_inputs.len(),
+            data.len()
+        )));
+    }
+    let model = model.clone().to_device(device);
+    score(&model, data, |record| {
+        let order: Vec<usize> = (0..data.len()).collect();
+        let batches = order.chunks(options.batch_size.max(1));
+        let steps = batches.len();
+        for indices in batches {
+            let logits = model.forward_head(head_inputs.rows(indices, device), None);
+            record(indices, log_softmax_rows(logits.logits)?);
+        }
+        Ok(steps)
+    })
+}
+
+/// The evaluation of the log-probabilities that `batches` records per batch (the examples'
+/// indices and one row each); `batches` returns the number of batches.
+fn score<M: SequenceClassifier>(
+    model: &M,
+    data: &EncodedDataset,
+    batches: impl FnOnce(&mut dyn FnMut(&[usize], Vec<Vec<f64>>)) -> Result<usize>,
+) -> Result<Evaluation> {
     let started = Instant::now();
     if data.is_empty() {
         return Err(TrainError::Data("the evaluation set is empty".into()));
     }
     data.check_labels(model.num_labels(), "evaluation")?;
-    let model = model.clone().to_device(device);
-    let max_length = options.max_length_or(model.input_spec().max_length);
     let mut probabilities = vec![Vec::new(); data.len()];
     let mut total_loss = 0.0;
-    let steps = for_each_batch(data, options, max_length, |indices, batch| {
-        let rows = log_probabilities(&model, batch, device)?;
+    let steps = batches(&mut |indices, rows| {
         for (row, &index) in rows.into_iter().zip(indices) {
             total_loss -= row[data.examples[index].label as usize];
             probabilities[index] = row.iter().map(|v| v.exp()).collect();
         }
-        Ok(())
     })?;
     let y_true: Vec<usize> = data.examples.iter().map(|e| e.label as usize).collect();
     let report = ClassificationReport::new(&y_true, &probabilities)

@@ -12,6 +12,7 @@ use burn::tensor::activation::log_softmax;
 use crate::batch::{BatchOptions, EncodedDataset, HostBatch, for_each_batch};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{Evaluation, evaluate};
+use crate::features::read_f32;
 use crate::metrics::argmax;
 
 /// The logits of one padded batch, `[batch, num_labels]`: its input checked against the
@@ -38,13 +39,17 @@ pub fn log_probabilities<M: SequenceClassifier, L>(
     batch: &HostBatch<L>,
     device: &Device,
 ) -> Result<Vec<Vec<f64>>> {
-    let logits = logits(model, batch, device)?;
+    log_softmax_rows(logits(model, batch, device)?)
+}
+
+/// The log-softmax of `logits` `[batch, num_labels]` (on the device, in f32), one row per
+/// example, read back as f64.
+///
+/// # Errors
+/// [`TrainError::Backend`] when the values cannot be read back.
+pub(crate) fn log_softmax_rows(logits: Tensor<2>) -> Result<Vec<Vec<f64>>> {
     let [_, cols] = logits.dims();
-    let values: Vec<f32> = log_softmax(logits, 1)
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Backend(format!("{e:?}")))?;
+    let values = read_f32(log_softmax(logits, 1))?;
     Ok(values
         .chunks_exact(cols.max(1))
         .map(|row| row.iter().map(|&v| f64::from(v)).collect())

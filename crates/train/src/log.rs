@@ -72,6 +72,13 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Shows feature extraction's progress (`done` of `total` examples) in the message.
+    pub(crate) fn extracting(&self, done: usize, total: usize) {
+        self.bar
+            .set_message(format!("extracting features {done}/{total} examples"));
+        self.bar.tick();
+    }
+
     pub(crate) fn println(&self, line: &str) {
         if self.bar.is_hidden() {
             eprintln!("{line}");

@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::batch::{BatchOptions, EncodedDataset, HostBatch};
 use crate::error::{Result, TrainError};
-use crate::evaluate::{Evaluation, evaluate};
+use crate::evaluate::{Evaluation, evaluate, evaluate_on_head_inputs};
+use crate::features::HeadInputs;
 
 /// A training task: the model it trains, the label of one example, and how a batch becomes a
 /// loss ([`train_step`](Self::train_step)) and a dataset an evaluation
@@ -98,6 +99,45 @@ pub trait Task {
         batch: &HostBatch<Self::Label>,
         device: &Device,
     ) -> Result<Tensor<1>>;
+
+    /// The encoder output the head reads for one batch, `[batch, width]`: what feature
+    /// extraction caches ([`HeadInputs`]). The trainer calls it with the frozen model on the
+    /// inference device.
+    ///
+    /// # Errors
+    /// Ids the model rejects.
+    fn head_input(
+        &self,
+        model: &Self::Model,
+        batch: &HostBatch<Self::Label>,
+        device: &Device,
+    ) -> Result<Tensor<2>>;
+
+    /// [`train_step`](Self::train_step) of the head alone on the batch's cached head inputs
+    /// (`[batch, width]`, from [`head_input`](Self::head_input)) and labels.
+    ///
+    /// # Errors
+    /// Labels the model rejects.
+    fn train_step_on_head_inputs(
+        &self,
+        model: &Self::Model,
+        head_inputs: Tensor<2>,
+        labels: &[Self::Label],
+        device: &Device,
+    ) -> Result<Tensor<1>>;
+
+    /// [`evaluate`](Self::evaluate) of the head alone on `data`'s cached head inputs.
+    ///
+    /// # Errors
+    /// An empty set, bad labels.
+    fn evaluate_on_head_inputs(
+        &self,
+        model: &Self::Model,
+        data: &EncodedDataset<Self::Label>,
+        head_inputs: &HeadInputs,
+        options: &BatchOptions,
+        device: &Device,
+    ) -> Result<Self::Evaluation>;
 
     /// Scores `model` on `data` (burn-train's `ValidStep` over every batch, then the metrics).
     ///
@@ -195,6 +235,35 @@ impl<M: SequenceClassifier> Task for SequenceClassification<M> {
             .forward(input, Some(labels))
             .loss
             .ok_or_else(|| TrainError::Backend("the model returned no loss for labels".into()))
+    }
+
+    fn head_input(&self, model: &M, batch: &HostBatch, device: &Device) -> Result<Tensor<2>> {
+        Ok(model.head_input(batch.input(model.input_spec(), device)?))
+    }
+
+    fn train_step_on_head_inputs(
+        &self,
+        model: &M,
+        head_inputs: Tensor<2>,
+        labels: &[i64],
+        device: &Device,
+    ) -> Result<Tensor<1>> {
+        let labels = model.labels(labels, device)?;
+        model
+            .forward_head(head_inputs, Some(labels))
+            .loss
+            .ok_or_else(|| TrainError::Backend("the model returned no loss for labels".into()))
+    }
+
+    fn evaluate_on_head_inputs(
+        &self,
+        model: &M,
+        data: &EncodedDataset,
+        head_inputs: &HeadInputs,
+        options: &BatchOptions,
+        device: &Device,
+    ) -> Result<Evaluation> {
+        evaluate_on_head_inputs(model, data, head_inputs, options, device)
     }
 
     fn evaluate(

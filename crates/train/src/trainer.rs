@@ -32,6 +32,7 @@ use crate::clip::clip_global_norm;
 use crate::config::{IntervalStrategy, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{Evaluation, evaluate, round3, round4};
+use crate::features::HeadInputs;
 use crate::log::{MetricsLog, Progress};
 use crate::optim::{FusedAdamW, adamw};
 use crate::schedule::LinearSchedule;
@@ -141,7 +142,10 @@ impl Trainer {
             path: output_dir.clone(),
             source,
         })?;
-        let (run, model) = Run::start(self, task, plan, max_length, model, &resume)?;
+        let (mut run, model) = Run::start(self, task, plan, max_length, model, &resume)?;
+        if self.config.caches_features() {
+            run.extract_features(&model, train, eval)?;
+        }
         run.train(model, train, eval)
     }
 
@@ -289,6 +293,15 @@ struct Run<'a, T: Task> {
     /// (step, evaluation) of the latest and of the best evaluation of this process.
     last_evaluation: Option<(usize, T::Evaluation)>,
     best_evaluation: Option<(usize, T::Evaluation)>,
+    /// Feature extraction's cache, when the run has one.
+    cache: Option<FeatureCache>,
+}
+
+/// The frozen encoder's head inputs of the training and evaluation sets
+/// ([`TrainingConfig::caches_features`]).
+struct FeatureCache {
+    train: HeadInputs,
+    eval: Option<HeadInputs>,
 }
 
 impl<'a, T: Task> Run<'a, T> {
@@ -374,6 +387,7 @@ impl<'a, T: Task> Run<'a, T> {
             started: Instant::now(),
             last_evaluation: None,
             best_evaluation: None,
+            cache: None,
         };
         Ok((run, model))
     }
@@ -404,6 +418,52 @@ impl<'a, T: Task> Run<'a, T> {
 
     fn config(&self) -> &'a TrainingConfig {
         &self.trainer.config
+    }
+
+    /// Computes the frozen encoder's head inputs of `train` and `eval` once, at inference, in
+    /// the evaluation batching (see [`HeadInputs`]).
+    fn extract_features(
+        &mut self,
+        model: &T::Model,
+        train: &EncodedDataset<T::Label>,
+        eval: Option<&EncodedDataset<T::Label>>,
+    ) -> Result<()> {
+        if self.state.global_step >= self.plan.total_steps {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let frozen = model.valid();
+        let options = BatchOptions::eval(self.config());
+        let total = train.len() + eval.map_or(0, |e| e.len());
+        let mut done = 0;
+        let mut extract = |data: &EncodedDataset<T::Label>| {
+            HeadInputs::extract(
+                self.task,
+                &frozen,
+                data,
+                &options,
+                self.max_length,
+                &self.trainer.device,
+                |n| {
+                    done += n;
+                    self.progress.extracting(done, total);
+                },
+            )
+        };
+        let cache = FeatureCache {
+            train: extract(train)?,
+            eval: eval.map(&mut extract).transpose()?,
+        };
+        let runtime = started.elapsed().as_secs_f64();
+        self.progress.println(&format!(
+            "feature extraction: the frozen encoder's outputs of {total} examples computed in {runtime:.1} s; the head trains on them"
+        ));
+        self.log.write(&json!({
+            "feature_extraction_examples": total,
+            "feature_extraction_runtime": round4(runtime),
+        }))?;
+        self.cache = Some(cache);
+        Ok(())
     }
 
     /// The epochs from the one the state is in, then the summary and the final save.
@@ -521,11 +581,24 @@ impl<'a, T: Task> Run<'a, T> {
     ) -> Result<(f64, GradientsParams)> {
         let c = self.config();
         let step = self.state.global_step; // 0-based index of this optimizer step
-        let batch = train.collate(indices, c.padding, self.max_length);
         let micro_step = step * c.gradient_accumulation_steps + micro;
         self.device
             .seed(derive_seed(c.seed, 0x000d_8090_u64, micro_step as u64));
-        let loss = self.task.train_step(model, &batch, &self.device)?;
+        let loss = match &self.cache {
+            Some(cache) => {
+                let labels: Vec<T::Label> = indices
+                    .iter()
+                    .map(|&i| train.examples[i].label.clone())
+                    .collect();
+                let head_inputs = cache.train.rows(indices, &self.device);
+                self.task
+                    .train_step_on_head_inputs(model, head_inputs, &labels, &self.device)?
+            }
+            None => {
+                let batch = train.collate(indices, c.padding, self.max_length);
+                self.task.train_step(model, &batch, &self.device)?
+            }
+        };
         let value = scalar(loss.clone())?;
         if !value.is_finite() {
             return Err(TrainError::NonFiniteLoss {
@@ -618,9 +691,18 @@ impl<'a, T: Task> Run<'a, T> {
     /// whether it improved on the best.
     fn evaluate(&mut self, model: &T::Model, eval: &EncodedDataset<T::Label>) -> Result<bool> {
         let options = BatchOptions::eval(self.config());
-        let evaluation =
-            self.task
-                .evaluate(&model.valid(), eval, &options, &self.trainer.device)?;
+        let device = &self.trainer.device;
+        let cached = self.cache.as_ref().and_then(|c| c.eval.as_ref());
+        let evaluation = match cached {
+            Some(head_inputs) => self.task.evaluate_on_head_inputs(
+                &model.valid(),
+                eval,
+                head_inputs,
+                &options,
+                device,
+            )?,
+            None => self.task.evaluate(&model.valid(), eval, &options, device)?,
+        };
         let mut record = evaluation.metrics();
         record.insert("epoch".into(), json!(self.state.epoch));
         record.insert("step".into(), json!(self.state.global_step));

@@ -374,6 +374,88 @@ fn interrupted_and_resumed_lora_run_ends_with_an_identical_adapter() {
 }
 
 #[test]
+fn feature_extraction_trains_the_head_on_cached_encoder_outputs_as_without_the_cache() {
+    use bertfit_train::TrainLayers;
+    let _rng = rng_lock();
+    let (train, eval) = (toy_data(60, 1), toy_data(20, 2));
+    let head = |dir: &std::path::Path, feature_cache: bool| TrainingConfig {
+        train_layers: TrainLayers::Head,
+        feature_cache,
+        learning_rate: 5e-2,
+        eval_strategy: IntervalStrategy::Epoch,
+        ..config(dir)
+    };
+    // Dropout 0.1: off in the frozen encoder, on in the head, whose masks must be the same.
+    let run = |dir: &std::path::Path, feature_cache: bool, stop: Option<usize>, resume| {
+        let trainer = Trainer::new(head(dir, feature_cache), Device::flex()).unwrap();
+        let trainer = match stop {
+            Some(step) => trainer.stop_after_step(step),
+            None => trainer,
+        };
+        trainer
+            .train(tiny_model(0.1), &train, Some(&eval), resume)
+            .unwrap()
+    };
+    let (cached_dir, plain_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cached = run(cached_dir.path(), true, None, Resume::No);
+    run(plain_dir.path(), false, None, Resume::No);
+    let records = |dir: &std::path::Path, key: &str| -> Vec<f64> {
+        std::fs::read_to_string(dir.join(files::METRICS))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()[key].as_f64())
+            .collect()
+    };
+    // The cache covers the training and evaluation sets, once; the plain run has none.
+    assert_eq!(
+        records(cached_dir.path(), "feature_extraction_examples"),
+        [80.0]
+    );
+    assert!(records(plain_dir.path(), "feature_extraction_examples").is_empty());
+    // Per-step losses and per-epoch evaluations agree up to float rounding.
+    for key in ["loss", "grad_norm", "eval_loss", "eval_accuracy"] {
+        let (a, b) = (
+            records(cached_dir.path(), key),
+            records(plain_dir.path(), key),
+        );
+        assert_eq!(a.len(), b.len(), "{key}");
+        assert!(!a.is_empty(), "{key}");
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{key}: {a:?} vs {b:?}");
+        }
+    }
+    let initial = read_tensors(&model_fixture("tiny/model.safetensors"));
+    let a = read_tensors(&cached_dir.path().join("model.safetensors"));
+    let b = read_tensors(&plain_dir.path().join("model.safetensors"));
+    let (diff, key) = max_weight_diff(&a, &b);
+    assert!(
+        diff < 1e-5,
+        "cached and plain runs differ by {diff} at {key}"
+    );
+    for (key, (_, values)) in &a {
+        let moved = values
+            .iter()
+            .zip(&initial[key].1)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        if key.starts_with("bert.encoder.") || key.starts_with("bert.embeddings.") {
+            assert_eq!(moved, 0.0, "frozen {key} moved");
+        } else if key.ends_with("weight") {
+            assert!(moved > 1e-4, "head {key} did not train");
+        }
+    }
+    // A resumed cached run extracts the same rows again and ends bit for bit where an
+    // uninterrupted one does.
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), true, Some(5), Resume::No);
+    let resumed = run(dir.path(), true, None, Resume::Latest);
+    assert_eq!(resumed.state.global_step, cached.state.global_step);
+    let c = read_tensors(&dir.path().join("model.safetensors"));
+    let (diff, key) = max_weight_diff(&a, &c);
+    assert_eq!(diff, 0.0, "resumed weights differ at {key}");
+}
+
+#[test]
 fn bad_data_and_resume_requests_are_clear_errors() {
     let _rng = rng_lock();
     let dir = tempfile::tempdir().unwrap();

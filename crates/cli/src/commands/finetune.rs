@@ -144,6 +144,10 @@ pub struct FinetuneArgs {
     /// Freeze the embeddings (implied by `--train-layers head` and `last:N`).
     #[arg(long)]
     pub freeze_embeddings: bool,
+    /// With `--train-layers head`, run the frozen encoder at every step as HF's Trainer does,
+    /// instead of computing its output once per example and training the head on that.
+    #[arg(long)]
+    pub no_feature_cache: bool,
     /// Train LoRA adapters of this rank (PEFT's `r`) on a frozen base instead of the whole
     /// model; the classifier head trains in full (PEFT's `modules_to_save`). --output-dir then
     /// holds a PEFT adapter (adapter_config.json, adapter_model.safetensors).
@@ -285,6 +289,7 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
         c.train_layers = layers;
     }
     c.freeze_embeddings |= args.freeze_embeddings;
+    c.feature_cache &= !args.no_feature_cache;
     if let Some(r) = args.lora_r {
         let mut lora = LoraConfig::new(r, args.lora_alpha.unwrap_or(8.0), Vec::new());
         lora.lora_dropout = args.lora_dropout.unwrap_or(0.0);

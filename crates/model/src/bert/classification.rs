@@ -65,12 +65,34 @@ impl BertForSequenceClassification {
         input: BertInput,
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
+        if input.output_hidden_states {
+            let output = self.bert.forward(input);
+            let logits = self
+                .classifier
+                .forward(self.dropout.forward(output.pooler_output.clone()));
+            return SequenceClassifierOutput::new(
+                logits,
+                labels,
+                output.pooler_output,
+                output.hidden_states,
+            );
+        }
         // The head reads the pooler alone: the last layer runs for [CLS] only.
-        let output = self.bert.forward_pooled(input);
+        self.forward_head(self.bert.forward_first_token(input), labels)
+    }
+
+    /// The head alone (pooler → dropout → classifier) on the `[CLS]` token's last hidden
+    /// state, `[batch, hidden_size]`: what [`forward`](Self::forward) does after the encoder.
+    pub fn forward_head(
+        &self,
+        first: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        let pooled = self.bert.pooler.forward_first(first);
         let logits = self
             .classifier
-            .forward(self.dropout.forward(output.pooler_output.clone()));
-        SequenceClassifierOutput::new(logits, labels, output.pooler_output, output.hidden_states)
+            .forward(self.dropout.forward(pooled.clone()));
+        SequenceClassifierOutput::new(logits, labels, pooled, None)
     }
 
     /// Softmax probabilities per label, `[batch, num_labels]`.
@@ -140,6 +162,28 @@ mod tests {
             None,
         );
         assert!(diff(&last(&a), &last(&c)) > 1e-3);
+    }
+
+    #[test]
+    fn the_head_on_the_head_input_is_the_forward_pass() {
+        let device = Device::flex();
+        let model = model(&device);
+        let ids = [2, 5, 9, 3, 17, 0];
+        let mask = [1, 1, 1, 1, 1, 0];
+        let split = model.forward_head(
+            model.bert.forward_first_token(input(&ids, &mask, &device)),
+            None,
+        );
+        let direct = model.forward(input(&ids, &mask, &device), None);
+        assert_eq!(values(&split.logits), values(&direct.logits));
+        // The full last layer (hidden states asked for) agrees up to rounding.
+        let full = model.forward(input(&ids, &mask, &device).with_hidden_states(true), None);
+        let (a, b) = (values(&split.logits), values(&full.logits));
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6),
+            "{a:?} vs {b:?}"
+        );
+        assert_eq!(values(&split.pooler_output), values(&direct.pooler_output));
     }
 
     #[test]

@@ -127,6 +127,18 @@ impl SequenceClassifier for BertForSequenceClassification {
         self.forward(input, labels)
     }
 
+    fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+        self.bert.forward_first_token(input)
+    }
+
+    fn forward_head(
+        &self,
+        head_input: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        self.forward_head(head_input, labels)
+    }
+
     fn input_spec(&self) -> InputSpec {
         (&self.config).into()
     }

@@ -34,7 +34,16 @@ impl BertPooler {
     /// - `hidden`: `[batch, seq_len, hidden_size]`
     /// - output: `[batch, hidden_size]`
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
-        self.dense.forward(first_token(hidden)).tanh()
+        self.forward_first(first_token(hidden))
+    }
+
+    /// The pooler on the `[CLS]` hidden state alone.
+    ///
+    /// # Shapes
+    /// - `first`: `[batch, hidden_size]`
+    /// - output: `[batch, hidden_size]`
+    pub fn forward_first(&self, first: Tensor<2>) -> Tensor<2> {
+        self.dense.forward(first).tanh()
     }
 }
 
@@ -120,14 +129,23 @@ impl BertModel {
                 hidden_states: output.hidden_states,
             };
         }
+        BertPooledOutput {
+            pooler_output: self.pooler.forward_first(self.forward_first_token(input)),
+            hidden_states: None,
+        }
+    }
+
+    /// The `[CLS]` token's last hidden state, the pooler's input: the last layer runs for
+    /// `[CLS]` alone ([`BertEncoder::forward_first_token`]).
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, seq_len]` tensors
+    /// - output: `[batch, hidden_size]`
+    pub fn forward_first_token(&self, input: BertInput) -> Tensor<2> {
         let mask = input.attention_bias();
         let embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
-        let first = self.encoder.forward_first_token(embedded, mask);
-        BertPooledOutput {
-            pooler_output: self.pooler.forward(first),
-            hidden_states: None,
-        }
+        first_token(self.encoder.forward_first_token(embedded, mask))
     }
 }

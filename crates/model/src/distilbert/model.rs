@@ -347,8 +347,32 @@ impl DistilBertForSequenceClassification {
             mask,
             input.output_hidden_states,
         );
+        SequenceClassifierOutput {
+            hidden_states,
+            ..self.forward_head(first, labels)
+        }
+    }
+
+    /// The first token's last hidden state, `[batch, dim]`, the head's input: the last layer
+    /// runs for that token alone.
+    pub fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+        let mask = input.attention_bias();
+        let embedded = self.distilbert.embeddings.forward(input.input_ids);
+        self.distilbert
+            .transformer
+            .forward_head_input(embedded, mask, false)
+            .0
+    }
+
+    /// The head alone (`pre_classifier` → ReLU → dropout → `classifier`) on the first token's
+    /// last hidden state, `[batch, dim]`.
+    pub fn forward_head(
+        &self,
+        first: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
         let pooled = relu(self.pre_classifier.forward(first.clone()));
         let logits = self.classifier.forward(self.dropout.forward(pooled));
-        SequenceClassifierOutput::new(logits, labels, first, hidden_states)
+        SequenceClassifierOutput::new(logits, labels, first, None)
     }
 }

@@ -235,6 +235,18 @@ impl SequenceClassifier for AutoModelForSequenceClassification {
         dispatch!(self, model => model.forward(input, labels))
     }
 
+    fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+        dispatch!(self, model => SequenceClassifier::head_input(model, input))
+    }
+
+    fn forward_head(
+        &self,
+        head_input: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        dispatch!(self, model => SequenceClassifier::forward_head(model, head_input, labels))
+    }
+
     fn input_spec(&self) -> InputSpec {
         dispatch!(self, model => model.input_spec())
     }

@@ -72,6 +72,18 @@ impl SequenceClassifier for RobertaForSequenceClassification {
         self.forward(input, labels)
     }
 
+    fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+        self.head_input(input)
+    }
+
+    fn forward_head(
+        &self,
+        head_input: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
+        self.forward_head(head_input, labels)
+    }
+
     fn input_spec(&self) -> InputSpec {
         (&self.config).into()
     }

@@ -133,8 +133,31 @@ impl RobertaForSequenceClassification {
             self.roberta
                 .encoder
                 .forward_head_input(embedded, mask, input.output_hidden_states);
+        SequenceClassifierOutput {
+            hidden_states,
+            ..self.forward_head(first, labels)
+        }
+    }
+
+    /// The first token's last hidden state, `[batch, hidden_size]`, the head's input: the
+    /// last layer runs for that token alone.
+    pub fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+        let mask = input.attention_bias();
+        let embedded = self.roberta.embed(input.input_ids, input.token_type_ids);
+        self.roberta
+            .encoder
+            .forward_head_input(embedded, mask, false)
+            .0
+    }
+
+    /// The head alone on the first token's last hidden state, `[batch, hidden_size]`.
+    pub fn forward_head(
+        &self,
+        first: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> SequenceClassifierOutput {
         let logits = self.classifier.forward(first.clone());
-        SequenceClassifierOutput::new(logits, labels, first, hidden_states)
+        SequenceClassifierOutput::new(logits, labels, first, None)
     }
 }
 

@@ -362,5 +362,13 @@ pub fn assert_classifier_matches_on(
         &values(&output.loss.unwrap()),
         &reference.f32("loss").values,
     );
+    // Feature extraction's path: the head alone on the encoder's head input.
+    let plain = reference_input(&model, reference, device).with_hidden_states(false);
+    let split = model.forward_head(model.head_input(plain), None);
+    check(
+        "logits of forward_head(head_input)",
+        &values(&split.logits),
+        &reference.f32("logits").values,
+    );
     worst
 }

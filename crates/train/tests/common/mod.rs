@@ -314,7 +314,11 @@ pub fn assert_steps_match(
 /// (lr 1e-4, no warm-up, clipping at 1.0), and asserts per-step loss, gradient norm, learning
 /// rate and the final weights match `transformers.Trainer` within 1e-4; returns the largest
 /// differences (loss, grad norm, weight).
-pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
+pub fn five_arch_trainer_steps(
+    name: &str,
+    device: &Device,
+    feature_cache: bool,
+) -> (f64, f64, f64) {
     use bertfit_model::{
         AutoConfig, AutoModelForSequenceClassification, Freezing, SequenceClassifier, TrainLayers,
         trainable_parameters,
@@ -358,6 +362,7 @@ pub fn five_arch_trainer_steps(name: &str, device: &Device) -> (f64, f64, f64) {
     let training = TrainingConfig {
         train_layers,
         freeze_embeddings,
+        feature_cache,
         ..arch_fixture_config(&args, output_dir.path(), seq)
     };
     let output = Trainer::new(training, device.clone())
