@@ -47,10 +47,10 @@ impl HeadInputs {
         let mut width = 0;
         for_each_batch(data, options, max_length, |indices, batch| {
             let features = task.head_input(model, batch, device)?;
-            let [n, w] = features.dims();
+            let [_, w] = features.dims();
             width = w;
             let values = read_f32(features)?;
-            for (row, &index) in values.chunks_exact(w.max(1)).zip(indices).take(n) {
+            for (row, &index) in values.chunks_exact(w.max(1)).zip(indices) {
                 rows[index] = row.to_vec();
             }
             progress(indices.len());

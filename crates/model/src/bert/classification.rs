@@ -65,20 +65,13 @@ impl BertForSequenceClassification {
         input: BertInput,
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
-        if input.output_hidden_states {
-            let output = self.bert.forward(input);
-            let logits = self
-                .classifier
-                .forward(self.dropout.forward(output.pooler_output.clone()));
-            return SequenceClassifierOutput::new(
-                logits,
-                labels,
-                output.pooler_output,
-                output.hidden_states,
-            );
+        // The head reads the pooler alone: without hidden states, the last layer runs for
+        // [CLS] only.
+        let (first, hidden_states) = self.bert.forward_head_input(input);
+        SequenceClassifierOutput {
+            hidden_states,
+            ..self.forward_head(first, labels)
         }
-        // The head reads the pooler alone: the last layer runs for [CLS] only.
-        self.forward_head(self.bert.forward_first_token(input), labels)
     }
 
     /// The head alone (pooler → dropout → classifier) on the `[CLS]` token's last hidden
@@ -171,7 +164,7 @@ mod tests {
         let ids = [2, 5, 9, 3, 17, 0];
         let mask = [1, 1, 1, 1, 1, 0];
         let split = model.forward_head(
-            model.bert.forward_first_token(input(&ids, &mask, &device)),
+            model.bert.forward_head_input(input(&ids, &mask, &device)).0,
             None,
         );
         let direct = model.forward(input(&ids, &mask, &device), None);

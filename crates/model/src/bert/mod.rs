@@ -128,7 +128,9 @@ impl SequenceClassifier for BertForSequenceClassification {
     }
 
     fn head_input(&self, input: EncoderInput) -> Tensor<2> {
-        self.bert.forward_first_token(input)
+        self.bert
+            .forward_head_input(input.with_hidden_states(false))
+            .0
     }
 
     fn forward_head(

@@ -122,30 +122,23 @@ impl BertModel {
     /// - `input`: `[batch, seq_len]` tensors
     /// - output: `pooler_output` `[batch, hidden_size]`; `hidden_states` as in [`forward`](Self::forward)
     pub fn forward_pooled(&self, input: BertInput) -> BertPooledOutput {
-        if input.output_hidden_states {
-            let output = self.forward(input);
-            return BertPooledOutput {
-                pooler_output: output.pooler_output,
-                hidden_states: output.hidden_states,
-            };
-        }
+        let (first, hidden_states) = self.forward_head_input(input);
         BertPooledOutput {
-            pooler_output: self.pooler.forward_first(self.forward_first_token(input)),
-            hidden_states: None,
+            pooler_output: self.pooler.forward_first(first),
+            hidden_states,
         }
     }
 
-    /// The `[CLS]` token's last hidden state, the pooler's input: the last layer runs for
-    /// `[CLS]` alone ([`BertEncoder::forward_first_token`]).
-    ///
-    /// # Shapes
-    /// - `input`: `[batch, seq_len]` tensors
-    /// - output: `[batch, hidden_size]`
-    pub fn forward_first_token(&self, input: BertInput) -> Tensor<2> {
+    /// The pooler's input, the `[CLS]` token's last hidden state `[batch, hidden_size]`, and,
+    /// when [`BertInput::output_hidden_states`] is set, every layer's hidden states as in
+    /// [`forward`](Self::forward) ([`BertEncoder::forward_head_input`]: without hidden states
+    /// the last layer runs for `[CLS]` alone).
+    pub fn forward_head_input(&self, input: BertInput) -> (Tensor<2>, Option<Vec<Tensor<3>>>) {
         let mask = input.attention_bias();
         let embedded = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids);
-        first_token(self.encoder.forward_first_token(embedded, mask))
+        self.encoder
+            .forward_head_input(embedded, mask, input.output_hidden_states)
     }
 }

@@ -340,28 +340,22 @@ impl DistilBertForSequenceClassification {
         input: EncoderInput,
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
-        let mask = input.attention_bias();
-        let embedded = self.distilbert.embeddings.forward(input.input_ids);
-        let (first, hidden_states) = self.distilbert.transformer.forward_head_input(
-            embedded,
-            mask,
-            input.output_hidden_states,
-        );
+        let (first, hidden_states) = self.forward_head_input(input);
         SequenceClassifierOutput {
             hidden_states,
             ..self.forward_head(first, labels)
         }
     }
 
-    /// The first token's last hidden state, `[batch, dim]`, the head's input: the last layer
-    /// runs for that token alone.
-    pub fn head_input(&self, input: EncoderInput) -> Tensor<2> {
+    /// The head's input, the first token's last hidden state `[batch, dim]`, and, when
+    /// [`EncoderInput::output_hidden_states`] is set, the embeddings then every layer's output.
+    /// Without hidden states the last layer runs for the first token alone.
+    pub fn forward_head_input(&self, input: EncoderInput) -> (Tensor<2>, Option<Vec<Tensor<3>>>) {
         let mask = input.attention_bias();
         let embedded = self.distilbert.embeddings.forward(input.input_ids);
         self.distilbert
             .transformer
-            .forward_head_input(embedded, mask, false)
-            .0
+            .forward_head_input(embedded, mask, input.output_hidden_states)
     }
 
     /// The head alone (`pre_classifier` → ReLU → dropout → `classifier`) on the first token's

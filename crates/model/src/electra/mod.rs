@@ -76,7 +76,7 @@ impl SequenceClassifier for ElectraForSequenceClassification {
     }
 
     fn head_input(&self, input: EncoderInput) -> Tensor<2> {
-        self.head_input(input)
+        self.forward_head_input(input.with_hidden_states(false)).0
     }
 
     fn forward_head(

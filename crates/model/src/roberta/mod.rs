@@ -73,7 +73,7 @@ impl SequenceClassifier for RobertaForSequenceClassification {
     }
 
     fn head_input(&self, input: EncoderInput) -> Tensor<2> {
-        self.head_input(input)
+        self.forward_head_input(input.with_hidden_states(false)).0
     }
 
     fn forward_head(
