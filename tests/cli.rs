@@ -999,6 +999,8 @@ fn lora_finetunes_evaluates_predicts_and_merges() {
         "4",
         "--lora-alpha",
         "16",
+        "--lora-dropout",
+        "0.1",
         "--learning-rate",
         "1e-2",
     ];
@@ -1024,6 +1026,7 @@ fn lora_finetunes_evaluates_predicts_and_merges() {
     assert_eq!(adapter["task_type"], "SEQ_CLS");
     assert_eq!(adapter["r"], 4);
     assert_eq!(adapter["lora_alpha"], 16.0);
+    assert_eq!(adapter["lora_dropout"], 0.1);
     assert_eq!(
         adapter["target_modules"],
         serde_json::json!(["query", "value"])
@@ -1136,8 +1139,8 @@ fn lora_finetunes_evaluates_predicts_and_merges() {
             "drop --train-layers",
         ),
         (
-            &["--lora-r", "4", "--lora-dropout", "0.1"][..],
-            "--lora-dropout 0.1",
+            &["--lora-r", "4", "--lora-dropout", "1"][..],
+            "--lora-dropout 1: the dropout probability must be in [0, 1)",
         ),
         (&["--lora-alpha", "16"][..], "--lora-r"),
     ] {

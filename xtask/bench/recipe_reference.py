@@ -2,7 +2,8 @@
 `cargo xtask bench recipe` (same data, same subset, same model, same TrainingArguments).
 
     python xtask/bench/recipe_reference.py --model DIR --padding max_length|longest [--group-by-length]
-        [--max-length 512] [--seed 42] [--shuffle-seed 42] [--threads N] [--out DIR]
+        [--max-length 512] [--seed 42] [--shuffle-seed 42] [--epochs 2] [--train-layers all|head]
+        [--threads N] [--out DIR]
 
 Loads data/reviews-sample with `datasets`, takes `shuffle(shuffle_seed).select(range(500))` of
 train and test, tokenizes with truncation to --max-length (padding to max_length, or none with
@@ -29,6 +30,8 @@ def main():
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--train-layers", choices=["all", "head"], default="all",
+                        help="head: feature extraction, the base frozen by requires_grad_(False)")
     parser.add_argument("--out", default="target/bench/recipe-reference")
     args = parser.parse_args()
 
@@ -64,6 +67,11 @@ def main():
     test = test.remove_columns([c for c in test.column_names if c not in keep])
 
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    if args.train_layers == "head":
+        # As a PyTorch user freezes a base: the encoder keeps running every step, with no
+        # gradients; the pooler and classifier train.
+        model.base_model.embeddings.requires_grad_(False)
+        model.base_model.encoder.requires_grad_(False)
 
     def accuracy(prediction):
         logits, labels = prediction
@@ -101,6 +109,7 @@ def main():
                 "padding": args.padding,
                 "group_by_length": args.group_by_length,
                 "max_length": args.max_length,
+                "train_layers": args.train_layers,
                 "seed": args.seed,
                 "wall_seconds": time.perf_counter() - started,
                 "train_runtime": result.metrics["train_runtime"],

@@ -7,13 +7,14 @@ the same JSON object on stdout:
   (weight decay 0.01 off biases and LayerNorm weights, lr 2e-5; fused, as `Trainer` runs it by
   default, or `--optim adamw_torch` for the for-loop) on a [batch, seq] batch of random ids, all
   attended, dropout on; the per-phase seconds (forward, backward, optimizer) beside the total.
+  `--train-layers` freezes as bertfit does; `--lora-r` adds PEFT's LoRA adapters.
 - inference: forward in eval mode under torch.inference_mode(), logits read back.
 - tokenize: datasets.load_dataset("parquet") + Dataset.map(batched=True) with the fast
   tokenizer (padding="max_length", truncation=True, max_length=seq), the path of the
   Hugging Face tutorial; the parquet load is not timed, the map is.
 
 Threads: torch.set_num_threads(--threads); the caller also sets OMP/MKL/RAYON variables.
-Run with transformers + torch 2.9.0 (`cargo xtask bench` installs them).
+Run with transformers + torch 2.9.0 (+ peft for --lora-r; `cargo xtask bench` installs them).
 """
 
 import argparse
@@ -94,10 +95,23 @@ def freeze(model, train_layers):
         module.eval()
 
 
+def add_lora(model, args):
+    """bertfit's --lora-r: PEFT's get_peft_model with its defaults for BERT (query and value),
+    dropout 0; the classifier trains in full (modules_to_save) and everything else is frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(task_type="SEQ_CLS", r=args.lora_r, lora_alpha=args.lora_alpha,
+                        lora_dropout=0.0, target_modules=["query", "value"])
+    return get_peft_model(model, config)
+
+
 def train_step(args):
     import torch
 
-    model = load_model(args).to(args.device)
+    model = load_model(args)
+    if args.lora_r:
+        model = add_lora(model, args)
+    model = model.to(args.device)
     model.train()
     freeze(model, args.train_layers)
     batch, labels = random_batch(args, model.config)
@@ -141,8 +155,10 @@ def train_step(args):
             phases["forward"].append(forward)
             phases["backward"].append(backward - forward)
             phases["optimizer"].append(total - backward)
+    trainable_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return report("train_step", args, seconds, loss=losses, phases=phases, optim=args.optim,
-                  train_layers=args.train_layers)
+                  train_layers=args.train_layers, lora_r=args.lora_r,
+                  trainable_parameters=trainable_parameters)
 
 
 def inference(args):
@@ -215,7 +231,12 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--train-layers", default="all",
                         help="train-step only: all, head or last:N (bertfit's --train-layers)")
+    parser.add_argument("--lora-r", type=int, default=0,
+                        help="train-step only: LoRA rank through peft (0: no adapters)")
+    parser.add_argument("--lora-alpha", type=float, default=16.0)
     args = parser.parse_args()
+    if args.lora_r and args.train_layers != "all":
+        parser.error("--lora-r freezes the base itself; leave --train-layers at all")
 
     import torch
 

@@ -14,9 +14,13 @@
 //!   sized model (random weights from `xtask/bench/bert-base-cased.json`).
 //! - `tokenize`: 25 000 generated IMDB-length reviews, truncated and padded to 128 and 512,
 //!   bertfit-tokenize against the fast tokenizer through `datasets.map(batched=True)`.
+//! - `partial`: training steps (seq 128, batch 8) with `--train-layers head`, `last:2` and
+//!   `all`, and with LoRA r 8 (PEFT on the PyTorch side), for both models; then feature
+//!   extraction end to end: 3 epochs of `--train-layers head` on the shipped sample with the
+//!   feature-extraction cache, without it, and with transformers' `Trainer` on a frozen base.
 //! - `recipe`: the seed recipe end to end on the shipped sample (500 train / 500 eval, 2
 //!   epochs, evaluation each epoch) with padding `max_length` against `longest` + length
-//!   grouping: wall time and accuracies (bertfit only).
+//!   grouping: wall time and accuracies, bertfit and transformers' `Trainer`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,6 +35,8 @@ use crate::{fixtures, torch};
 /// The transformers and datasets versions the reference script is pinned to.
 const TRANSFORMERS_VERSION: &str = "5.24.0";
 const DATASETS_VERSION: &str = "5.2.0";
+/// The peft version of the LoRA rows (the one `scripts/reference/requirements.txt` pins).
+const PEFT_VERSION: &str = "0.21.2";
 
 /// Options of `cargo xtask bench model|tokenize|recipe|all`.
 #[derive(Debug, Clone, clap::Args)]
@@ -49,7 +55,7 @@ pub struct BenchArgs {
     /// many, rounded up, for bert-base at 512).
     #[arg(long, default_value_t = 2)]
     iters: usize,
-    /// Sequence length of the recipe suite (the seed recipe pads to the model's maximum, 512).
+    /// Sequence length of the end-to-end runs (the seed recipe pads to the model's maximum, 512).
     #[arg(long, default_value_t = 512)]
     recipe_max_length: usize,
     /// Training seeds of the recipe suite, comma-separated: each padding runs once per seed (on
@@ -250,27 +256,30 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         }
         results.push(run_row(row, args.reps, &sides, &env)?);
     }
+    let runner = RecipeRunner {
+        root,
+        bertfit: &bertfit,
+        torch: torch_env.as_ref(),
+        minilm: &minilm,
+        max_length: args.recipe_max_length,
+        env: &env,
+    };
+    // `--only` picks the end-to-end runs by a part of their name too.
+    let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
+    let recipe_python = (!args.no_recipe_reference && !args.no_pytorch).then_some(python.as_path());
     let mut recipe = Vec::new();
-    if matches!(suite, Suite::Recipe | Suite::All)
-        && args
-            .only
-            .as_ref()
-            .is_none_or(|o| "recipe".contains(o.as_str()))
-    {
-        let recipe_python =
-            (!args.no_recipe_reference && !args.no_pytorch).then_some(python.as_path());
+    if matches!(suite, Suite::Recipe | Suite::All) && wanted("recipe") {
         recipe = run_recipe(
-            root,
-            &bertfit,
-            torch_env.as_ref(),
+            &runner,
             recipe_python,
             &args.backends,
             &args.recipe_seeds,
-            &minilm,
-            args.recipe_max_length,
-            &env,
             &out,
         )?;
+    }
+    let mut head_only_recipe = Vec::new();
+    if matches!(suite, Suite::Partial | Suite::All) && wanted("head-only recipe") {
+        head_only_recipe = run_head_only_recipe(&runner, recipe_python, &args.backends, &out)?;
     }
 
     let report = json!({
@@ -282,6 +291,7 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         "reference": reference_versions(&python),
         "rows": results,
         "recipe": recipe,
+        "head_only_recipe": head_only_recipe,
     });
     let json_path = out.join("report.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)
@@ -443,7 +453,7 @@ fn model_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
 }
 
 /// Training steps at seq 128, batch 8, with the head alone, the last two layers and every layer
-/// training.
+/// training, and with LoRA adapters of rank 8 (PEFT's on the PyTorch side).
 fn partial_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
     let models = [
         ("minilm", "--model", minilm),
@@ -451,23 +461,27 @@ fn partial_rows(minilm: &Path, bert_base: &Path, iters: usize) -> Vec<Row> {
     ];
     let mut rows = Vec::new();
     for (model, flag, path) in models {
-        for layers in ["head", "last:2", "all"] {
+        let variants = ["head", "last:2", "all"]
+            .map(|layers| (format!("train-layers {layers}"), ["--train-layers", layers]))
+            .into_iter()
+            .chain([("lora r 8".to_string(), ["--lora-r", "8"])]);
+        for (variant, extra) in variants {
+            let mut args = vec![
+                flag.into(),
+                path.display().to_string(),
+                "--seq".into(),
+                "128".into(),
+                "--batch".into(),
+                "8".into(),
+                "--iters".into(),
+                iters.to_string(),
+            ];
+            args.extend(extra.map(String::from));
             rows.push(Row {
-                name: format!("train-step {model} seq 128 batch 8 train-layers {layers}"),
+                name: format!("train-step {model} seq 128 batch 8 {variant}"),
                 workload: "train-step",
                 unit: "samples/s",
-                args: vec![
-                    flag.into(),
-                    path.display().to_string(),
-                    "--seq".into(),
-                    "128".into(),
-                    "--batch".into(),
-                    "8".into(),
-                    "--iters".into(),
-                    iters.to_string(),
-                    "--train-layers".into(),
-                    layers.into(),
-                ],
+                args,
             });
         }
     }
@@ -688,163 +702,306 @@ fn median_of_sorted(values: &[f64]) -> Option<f64> {
     }
 }
 
+/// The bertfit binary, its libtorch and the shared settings of every recipe run.
+struct RecipeRunner<'a> {
+    root: &'a Path,
+    bertfit: &'a Path,
+    torch: Option<&'a torch::TorchEnv>,
+    minilm: &'a Path,
+    max_length: usize,
+    env: &'a ThreadEnv,
+}
+
+/// One fine-tune of a recipe: the padding, the epochs and any further flags.
+struct RecipeRun<'a> {
+    padding: &'a str,
+    group_by_length: bool,
+    epochs: usize,
+    seed: u64,
+    /// Further `bertfit finetune` flags (e.g. `--train-layers head`).
+    bertfit_args: &'a [&'a str],
+    /// Further `recipe_reference.py` flags.
+    python_args: &'a [&'a str],
+}
+
+impl RecipeRunner<'_> {
+    /// One fine-tune by `side`: see [`bertfit`](Self::bertfit) and
+    /// [`transformers`](Self::transformers).
+    fn run(&self, side: &RecipeSide<'_>, run: &RecipeRun<'_>, dir: &Path) -> Result<Value> {
+        match side {
+            RecipeSide::Bertfit(device) => self.bertfit(device, run, dir),
+            RecipeSide::Transformers(python) => self.transformers(python, run, dir),
+        }
+    }
+
+    /// `bertfit finetune` on the shipped sample (500/500 rows of `shuffle(seed=42)`, evaluation
+    /// each epoch): wall seconds, train runtime, the feature extraction's runtime when it ran,
+    /// and the evaluations.
+    fn bertfit(&self, device: &str, run: &RecipeRun<'_>, dir: &Path) -> Result<Value> {
+        let mut command = Command::new(self.bertfit);
+        command
+            .current_dir(self.root)
+            .arg("finetune")
+            .arg("--model")
+            .arg(self.minilm);
+        command.args([
+            "--dataset",
+            "data/reviews-sample",
+            "--train-size",
+            "500",
+            "--eval-size",
+            "500",
+            "--shuffle-seed",
+            "42",
+            "--seed",
+            &run.seed.to_string(),
+            "--num-train-epochs",
+            &run.epochs.to_string(),
+            "--eval-strategy",
+            "epoch",
+            "--save-strategy",
+            "no",
+            "--max-length",
+            &self.max_length.to_string(),
+            "--padding",
+            run.padding,
+            "--device",
+            device,
+            "--no-progress",
+            "--overwrite-output-dir",
+        ]);
+        command.args(run.bertfit_args).arg("--output-dir").arg(dir);
+        if run.group_by_length {
+            command.arg("--group-by-length");
+        }
+        if let Some(torch) = self.torch {
+            torch.apply(&mut command);
+        }
+        self.env.apply(&mut command);
+        let started = Instant::now();
+        let status = command
+            .stdout(Stdio::null())
+            .status()
+            .context("running bertfit finetune")?;
+        let wall = started.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!(
+                "bertfit finetune ({device}, {}) failed ({status})",
+                dir.display()
+            );
+        }
+        let train: Value = read_json(&dir.join("train_results.json"))?;
+        let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))
+            .with_context(|| format!("reading {}/metrics.jsonl", dir.display()))?;
+        let records: Vec<Value> = metrics
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .collect();
+        let evaluations: Vec<Value> = records
+            .iter()
+            .filter(|v| v.get("eval_accuracy").is_some())
+            .map(|v| json!({"epoch": v["epoch"], "accuracy": v["eval_accuracy"], "loss": v["eval_loss"]}))
+            .collect();
+        let extraction = records
+            .iter()
+            .find_map(|v| v.get("feature_extraction_runtime").cloned())
+            .unwrap_or(Value::Null);
+        eprintln!(
+            "    wall {wall:.1} s, train_runtime {} s, accuracies {}",
+            train["train_runtime"],
+            Value::Array(evaluations.clone())
+        );
+        Ok(json!({
+            "wall_seconds": wall,
+            "train_runtime": train["train_runtime"],
+            "train_samples_per_second": train["train_samples_per_second"],
+            "feature_extraction_runtime": extraction,
+            "evaluations": evaluations,
+        }))
+    }
+
+    /// The same fine-tune with transformers' `Trainer` (`xtask/bench/recipe_reference.py`).
+    fn transformers(&self, python: &Path, run: &RecipeRun<'_>, dir: &Path) -> Result<Value> {
+        let mut command = Command::new(python);
+        command
+            .current_dir(self.root)
+            .arg("xtask/bench/recipe_reference.py")
+            .arg("--model")
+            .arg(self.minilm)
+            .args([
+                "--padding",
+                run.padding.replace('-', "_").as_str(),
+                "--max-length",
+                &self.max_length.to_string(),
+                "--threads",
+                &self.env.0.to_string(),
+                "--seed",
+                &run.seed.to_string(),
+                "--shuffle-seed",
+                "42",
+                "--epochs",
+                &run.epochs.to_string(),
+            ])
+            .args(run.python_args)
+            .arg("--out")
+            .arg(dir);
+        if run.group_by_length {
+            command.arg("--group-by-length");
+        }
+        self.env.apply(&mut command);
+        let result = measure(command, &format!("recipe_reference.py ({})", dir.display()))?;
+        eprintln!(
+            "    wall {:.1} s, train_runtime {} s, accuracies {}",
+            result["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            result["train_runtime"],
+            result["evaluations"]
+        );
+        Ok(json!({
+            "wall_seconds": result["wall_seconds"],
+            "train_runtime": result["train_runtime"],
+            "train_samples_per_second": result["train_samples_per_second"],
+            "evaluations": result["evaluations"],
+        }))
+    }
+}
+
+/// Who runs a recipe: bertfit on a device, or transformers' `Trainer` with this Python.
+enum RecipeSide<'a> {
+    Bertfit(&'a str),
+    Transformers(&'a Path),
+}
+
+impl<'a> RecipeSide<'a> {
+    /// bertfit on each of `devices`, then transformers when there is a `python`.
+    fn all(devices: &'a [String], python: Option<&'a Path>) -> Vec<Self> {
+        let bertfit = devices.iter().map(|d| Self::Bertfit(d.as_str()));
+        bertfit.chain(python.map(Self::Transformers)).collect()
+    }
+
+    /// `bertfit-flex` for `cpu`, `bertfit-<device>` otherwise, or `transformers`.
+    fn label(&self) -> String {
+        match self {
+            Self::Bertfit("cpu") => "bertfit-flex".to_string(),
+            Self::Bertfit(device) => format!("bertfit-{device}"),
+            Self::Transformers(_) => "transformers".to_string(),
+        }
+    }
+
+    /// The device, or `transformers`: a part of the run's output directory name.
+    fn dir_name(&self) -> &str {
+        match self {
+            Self::Bertfit(device) => device,
+            Self::Transformers(_) => "transformers",
+        }
+    }
+}
+
+/// Merges `extra` (an object) into `value` (an object).
+fn with_fields(mut value: Value, extra: Value) -> Value {
+    if let (Some(value), Value::Object(extra)) = (value.as_object_mut(), extra) {
+        value.extend(extra);
+    }
+    value
+}
+
 /// The seed recipe on the shipped sample with both paddings, with bertfit on each of
 /// `devices` and with transformers' `Trainer` (`xtask/bench/recipe_reference.py`).
-#[allow(clippy::too_many_arguments)]
 fn run_recipe(
-    root: &Path,
-    bertfit: &Path,
-    torch: Option<&torch::TorchEnv>,
+    runner: &RecipeRunner<'_>,
     python: Option<&Path>,
     devices: &[String],
     seeds: &[u64],
-    minilm: &Path,
-    max_length: usize,
-    env: &ThreadEnv,
     out: &Path,
 ) -> Result<Vec<Value>> {
     let paddings = [
         ("max_length", "max-length", false),
         ("longest + group_by_length", "longest", true),
     ];
+    let runs: Vec<(&str, RecipeRun<'_>)> = seeds
+        .iter()
+        .flat_map(|seed| {
+            paddings.iter().map(|(name, padding, group)| {
+                let run = RecipeRun {
+                    padding,
+                    group_by_length: *group,
+                    epochs: 2,
+                    seed: *seed,
+                    bertfit_args: &[],
+                    python_args: &[],
+                };
+                (*name, run)
+            })
+        })
+        .collect();
+    let max_length = runner.max_length;
     let mut results = Vec::new();
-    for device in devices {
-        let label = if device == "cpu" {
-            "bertfit-flex".to_string()
-        } else {
-            format!("bertfit-{device}")
-        };
-        for (seed, (name, padding, group)) in seeds
-            .iter()
-            .flat_map(|seed| paddings.iter().map(move |p| (*seed, *p)))
-        {
-            eprintln!("==> recipe: {label}, padding {name}, max length {max_length}, seed {seed}");
-            let dir = out.join(format!("recipe-{device}-{padding}-{seed}"));
-            let mut command = Command::new(bertfit);
-            command
-                .current_dir(root)
-                .arg("finetune")
-                .arg("--model")
-                .arg(minilm);
-            command.args([
-                "--dataset",
-                "data/reviews-sample",
-                "--train-size",
-                "500",
-                "--eval-size",
-                "500",
-                "--shuffle-seed",
-                "42",
-                "--seed",
-                &seed.to_string(),
-                "--num-train-epochs",
-                "2",
-                "--eval-strategy",
-                "epoch",
-                "--save-strategy",
-                "no",
-                "--max-length",
-                &max_length.to_string(),
-                "--padding",
-                padding,
-                "--device",
-                device,
-                "--no-progress",
-                "--overwrite-output-dir",
-                "--output-dir",
-            ]);
-            command.arg(&dir);
-            if group {
-                command.arg("--group-by-length");
-            }
-            if let Some(torch) = torch {
-                torch.apply(&mut command);
-            }
-            env.apply(&mut command);
-            let started = Instant::now();
-            let status = command
-                .stdout(Stdio::null())
-                .status()
-                .context("running bertfit finetune")?;
-            let wall = started.elapsed().as_secs_f64();
-            if !status.success() {
-                bail!("bertfit finetune ({label}, {name}) failed ({status})");
-            }
-            let train: Value = read_json(&dir.join("train_results.json"))?;
-            let metrics = std::fs::read_to_string(dir.join("metrics.jsonl"))
-                .with_context(|| format!("reading {}/metrics.jsonl", dir.display()))?;
-            let accuracies: Vec<Value> = metrics
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|v| v.get("eval_accuracy").is_some())
-                .map(|v| json!({"epoch": v["epoch"], "accuracy": v["eval_accuracy"], "loss": v["eval_loss"]}))
-                .collect();
+    for side in RecipeSide::all(devices, python) {
+        let label = side.label();
+        for (name, run) in &runs {
             eprintln!(
-                "    wall {wall:.1} s, train_runtime {} s, accuracies {}",
-                train["train_runtime"],
-                Value::Array(accuracies.clone())
+                "==> recipe: {label}, padding {name}, max length {max_length}, seed {}",
+                run.seed
             );
-            results.push(json!({
-                "impl": label,
-                "padding": name,
-                "seed": seed,
-                "max_length": max_length,
-                "wall_seconds": wall,
-                "train_runtime": train["train_runtime"],
-                "train_samples_per_second": train["train_samples_per_second"],
-                "evaluations": accuracies,
-            }));
+            let dir = out.join(format!(
+                "recipe-{}-{}-{}",
+                side.dir_name(),
+                run.padding,
+                run.seed
+            ));
+            results.push(with_fields(
+                runner.run(&side, run, &dir)?,
+                json!({"impl": label, "padding": name, "seed": run.seed, "max_length": max_length}),
+            ));
         }
     }
-    if let Some(python) = python {
-        for (seed, (name, padding, group)) in seeds
-            .iter()
-            .flat_map(|seed| paddings.iter().map(move |p| (*seed, *p)))
-        {
-            eprintln!(
-                "==> recipe: transformers Trainer, padding {name}, max length {max_length}, seed {seed}"
-            );
-            let mut command = Command::new(python);
-            command
-                .current_dir(root)
-                .arg("xtask/bench/recipe_reference.py")
-                .arg("--model")
-                .arg(minilm)
-                .args([
-                    "--padding",
-                    padding.replace('-', "_").as_str(),
-                    "--max-length",
-                    &max_length.to_string(),
-                    "--threads",
-                    &env.0.to_string(),
-                    "--seed",
-                    &seed.to_string(),
-                    "--shuffle-seed",
-                    "42",
-                ])
-                .arg("--out")
-                .arg(out.join(format!("recipe-transformers-{padding}-{seed}")));
-            if group {
-                command.arg("--group-by-length");
-            }
-            env.apply(&mut command);
-            let result = measure(command, &format!("recipe_reference.py ({name})"))?;
-            eprintln!(
-                "    wall {:.1} s, train_runtime {} s, accuracies {}",
-                result["wall_seconds"].as_f64().unwrap_or(f64::NAN),
-                result["train_runtime"],
-                result["evaluations"]
-            );
-            results.push(json!({
-                "impl": "transformers",
-                "padding": name,
-                "seed": seed,
-                "max_length": max_length,
-                "wall_seconds": result["wall_seconds"],
-                "train_runtime": result["train_runtime"],
-                "train_samples_per_second": result["train_samples_per_second"],
-                "evaluations": result["evaluations"],
-            }));
+    Ok(results)
+}
+
+/// Feature extraction end to end: 3 epochs with `--train-layers head` on the shipped sample
+/// (padding longest + length grouping), bertfit with its feature-extraction cache and without
+/// (`--no-feature-cache`, the encoder rerun every step as `Trainer` does) on each of `devices`,
+/// and transformers' `Trainer` with the base frozen by `requires_grad_(False)`.
+fn run_head_only_recipe(
+    runner: &RecipeRunner<'_>,
+    python: Option<&Path>,
+    devices: &[String],
+    out: &Path,
+) -> Result<Vec<Value>> {
+    let run = |bertfit_args| RecipeRun {
+        padding: "longest",
+        group_by_length: true,
+        epochs: 3,
+        seed: 42,
+        bertfit_args,
+        python_args: &["--train-layers", "head"],
+    };
+    let variants: [(&str, &[&str]); 2] = [
+        ("feature cache", &["--train-layers", "head"]),
+        (
+            "no cache",
+            &["--train-layers", "head", "--no-feature-cache"],
+        ),
+    ];
+    let max_length = runner.max_length;
+    let mut results = Vec::new();
+    for side in RecipeSide::all(devices, python) {
+        let label = side.label();
+        // `Trainer` has no cache: one run, the base frozen.
+        let variants = match side {
+            RecipeSide::Bertfit(_) => &variants[..],
+            RecipeSide::Transformers(_) => &[("requires_grad_(False)", &[][..])][..],
+        };
+        for (variant, args) in variants {
+            eprintln!("==> head-only recipe: {label}, {variant}, max length {max_length}");
+            let dir = out.join(format!(
+                "head-only-{}-{}",
+                side.dir_name(),
+                variant.replace(' ', "-")
+            ));
+            results.push(with_fields(
+                runner.run(&side, &run(args), &dir)?,
+                json!({"impl": label, "variant": variant, "max_length": max_length}),
+            ));
         }
     }
     Ok(results)
@@ -862,7 +1019,7 @@ fn ensure_reference_python() -> Result<PathBuf> {
     let env = torch::ensure_torch()?;
     let python = env.venv.join("bin/python");
     let check = format!(
-        "import transformers, datasets, sys; sys.exit(0 if (transformers.__version__, datasets.__version__) == ('{TRANSFORMERS_VERSION}', '{DATASETS_VERSION}') else 1)"
+        "import transformers, datasets, peft, sys; sys.exit(0 if (transformers.__version__, datasets.__version__, peft.__version__) == ('{TRANSFORMERS_VERSION}', '{DATASETS_VERSION}', '{PEFT_VERSION}') else 1)"
     );
     let ready = Command::new(&python)
         .args(["-c", &check])
@@ -871,7 +1028,7 @@ fn ensure_reference_python() -> Result<PathBuf> {
         .is_ok_and(|s| s.success());
     if !ready {
         eprintln!(
-            "==> installing transformers=={TRANSFORMERS_VERSION} datasets=={DATASETS_VERSION} into {}",
+            "==> installing transformers=={TRANSFORMERS_VERSION} datasets=={DATASETS_VERSION} peft=={PEFT_VERSION} into {}",
             env.venv.display()
         );
         torch::pip_install(
@@ -879,6 +1036,7 @@ fn ensure_reference_python() -> Result<PathBuf> {
             &[
                 &format!("transformers=={TRANSFORMERS_VERSION}"),
                 &format!("datasets=={DATASETS_VERSION}"),
+                &format!("peft=={PEFT_VERSION}"),
             ],
         )?;
     }
@@ -889,7 +1047,7 @@ fn reference_versions(python: &Path) -> Value {
     let output = Command::new(python)
         .args([
             "-c",
-            "import json, torch, transformers, datasets, tokenizers; print(json.dumps({'torch': torch.__version__, 'transformers': transformers.__version__, 'datasets': datasets.__version__, 'tokenizers': tokenizers.__version__, 'mkl': torch.backends.mkl.is_available()}))",
+            "import json, torch, transformers, datasets, tokenizers, peft; print(json.dumps({'torch': torch.__version__, 'transformers': transformers.__version__, 'datasets': datasets.__version__, 'tokenizers': tokenizers.__version__, 'peft': peft.__version__, 'mkl': torch.backends.mkl.is_available()}))",
         ])
         .output();
     output
@@ -1152,5 +1310,68 @@ fn markdown(report: &Value) -> String {
             }
         }
     }
+    head_only_markdown(&mut s, report);
     s
+}
+
+/// The head-only recipe's table: each run's times, and the cache's speed-up per device.
+fn head_only_markdown(s: &mut String, report: &Value) {
+    let runs = report["head_only_recipe"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if runs.is_empty() {
+        return;
+    }
+    s.push_str("\nFeature extraction (`--train-layers head`) on data/reviews-sample (all-MiniLM-L6-v2, 500/500 rows, 3 epochs, padding longest + group_by_length):\n\n| implementation | variant | max length | wall s | train s | of it extraction s | final accuracy |\n|---|---|---|---|---|---|---|\n");
+    let wall = |r: &Value| r["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+    for r in &runs {
+        let accuracy = r["evaluations"]
+            .as_array()
+            .and_then(|e| e.last())
+            .and_then(|e| e["accuracy"].as_f64())
+            .unwrap_or(f64::NAN);
+        let extraction = r["feature_extraction_runtime"]
+            .as_f64()
+            .map_or("–".to_string(), |v| format!("{v:.1}"));
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {} | {extraction} | {accuracy:.3} |\n",
+            r["impl"].as_str().unwrap_or("?"),
+            r["variant"].as_str().unwrap_or("?"),
+            r["max_length"],
+            wall(r),
+            r["train_runtime"],
+        ));
+    }
+    s.push('\n');
+    let find = |implementation: &str, variant: &str| {
+        runs.iter()
+            .find(|r| r["impl"] == implementation && r["variant"] == variant)
+            .map(wall)
+    };
+    let transformers = runs.iter().find(|r| r["impl"] == "transformers").map(wall);
+    let mut implementations: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r["impl"].as_str())
+        .filter(|i| *i != "transformers")
+        .collect();
+    implementations.dedup();
+    for implementation in implementations {
+        if let (Some(cached), Some(uncached)) = (
+            find(implementation, "feature cache"),
+            find(implementation, "no cache"),
+        ) {
+            s.push_str(&format!(
+                "- {implementation}: the cache is {:.2}x faster end to end (wall {cached:.0} s vs {uncached:.0} s)",
+                uncached / cached
+            ));
+            if let Some(theirs) = transformers {
+                s.push_str(&format!(
+                    "; {:.2}x transformers' head-only Trainer ({theirs:.0} s)",
+                    theirs / cached
+                ));
+            }
+            s.push('\n');
+        }
+    }
 }

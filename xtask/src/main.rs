@@ -77,9 +77,10 @@ enum Bench {
     /// Tokenizing 25 000 IMDB-length texts at 128 and 512, against `datasets.map` with the fast
     /// tokenizer.
     Tokenize(Box<bench::BenchArgs>),
-    /// Partial fine-tuning: training steps with `--train-layers head`, `last:2` and `all` (seq
-    /// 128, batch 8), MiniLM and bert-base-sized, against PyTorch freezing the same layers with
-    /// `requires_grad_(False)`.
+    /// Partial fine-tuning: training steps with `--train-layers head`, `last:2` and `all` and
+    /// with LoRA r 8 (seq 128, batch 8), MiniLM and bert-base-sized, against PyTorch freezing
+    /// the same layers with `requires_grad_(False)` and PEFT; then 3 head-only epochs on the
+    /// shipped sample with and without the feature-extraction cache, and with `Trainer`.
     Partial(Box<bench::BenchArgs>),
     /// The seed recipe on the shipped sample: padding max_length against longest + grouping.
     Recipe(Box<bench::BenchArgs>),

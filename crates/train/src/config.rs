@@ -288,15 +288,6 @@ impl TrainingConfig {
             if let Err(message) = lora.check_supported() {
                 return invalid("lora", message);
             }
-            if lora.lora_dropout != 0.0 {
-                return invalid(
-                    "lora",
-                    format!(
-                        "has lora_dropout {}; training with LoRA dropout is not implemented yet, use 0 (PEFT's default)",
-                        lora.lora_dropout
-                    ),
-                );
-            }
         }
         if self.save_strategy == IntervalStrategy::Steps && self.save_steps == 0 {
             return invalid(

@@ -21,6 +21,8 @@ use bertfit_data::{Source, TextDataset};
 use bertfit_model::{
     AutoConfig, AutoModelForSequenceClassification, Freezing, InputSpec, SequenceClassifier,
     TrainLayers,
+    peft::{self, LoraConfig},
+    trainable_parameters,
 };
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
 use bertfit_train::{HostBatch, SplitMix64, TrainingConfig};
@@ -91,6 +93,14 @@ struct ModelArgs {
     /// `train-step` only: which encoder layers train, as `bertfit finetune --train-layers`.
     #[arg(long, default_value = "all", value_name = "all|head|last:N")]
     train_layers: TrainLayers,
+    /// `train-step` only: LoRA adapters of this rank on the architecture's default target
+    /// modules (PEFT's `get_peft_model`, dropout 0), as `bertfit finetune --lora-r`; the base is
+    /// frozen and the head trains in full.
+    #[arg(long, conflicts_with = "train_layers")]
+    lora_r: Option<usize>,
+    /// `train-step` only: LoRA's alpha (scaling alpha / r).
+    #[arg(long, default_value_t = 16.0, requires = "lora_r")]
+    lora_alpha: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -185,6 +195,13 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
         freeze_embeddings: false,
     };
     let mut model = freezing.apply(model, parts).context("--train-layers")?;
+    if let Some(r) = args.lora_r {
+        let targets = model.hf_keys().default_lora_target_modules();
+        let targets = targets.iter().map(|s| (*s).to_string()).collect();
+        let lora = LoraConfig::new(r, args.lora_alpha, targets);
+        model = peft::get_peft_model(model, &lora).context("--lora-r")?;
+    }
+    let (trainable_parameters, _) = trainable_parameters(&model);
     let (input, labels) =
         random_batch(args, &model.input_spec())?.to_tensors(&model, &ad_device)?;
     // The optimizer `bertfit finetune` trains with (HF's parameter groups, weight decay 0.01
@@ -249,6 +266,8 @@ fn train_step(args: &ModelArgs) -> Result<Value> {
             "loss": losses,
             "phases": {"forward": forward, "backward": backward, "optimizer": optimizer},
             "train_layers": args.train_layers.to_string(),
+            "lora_r": args.lora_r.unwrap_or(0),
+            "trainable_parameters": trainable_parameters,
         }),
     ))
 }

@@ -156,7 +156,7 @@ pub struct FinetuneArgs {
     /// LoRA scaling numerator: updates are scaled by alpha / r [default: 8, PEFT's].
     #[arg(long, requires = "lora_r")]
     pub lora_alpha: Option<f64>,
-    /// Dropout on the LoRA input in training [default: 0, PEFT's; only 0 is implemented].
+    /// Dropout on the LoRA input in training, PEFT's `lora_dropout` [default: 0, PEFT's].
     #[arg(long, requires = "lora_r")]
     pub lora_dropout: Option<f64>,
     /// Linear layers that get adapters, comma-separated, or `all-linear` [default: PEFT's for
@@ -308,9 +308,9 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
         if r == 0 {
             bail!("--lora-r 0: the rank must be at least 1 (8 or 16 are common)");
         }
-        if lora.lora_dropout != 0.0 {
+        if !(0.0..1.0).contains(&lora.lora_dropout) {
             bail!(
-                "--lora-dropout {}: training with LoRA dropout is not implemented yet; leave it at 0 (PEFT's default)",
+                "--lora-dropout {}: the dropout probability must be in [0, 1) (0.05 or 0.1 are common)",
                 lora.lora_dropout
             );
         }

@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use super::config::BertConfig;
 use crate::nn::attention::{merge_heads, project_heads, scaled_dot_product};
-use crate::nn::init;
+use crate::nn::{self, init};
 
 /// Scaled dot-product self-attention with an additive padding mask (HF `attention.self`).
 ///
@@ -117,7 +117,7 @@ impl BertSelfOutput {
     /// # Shapes
     /// - `hidden`, `residual`, output: `[batch, seq_len, hidden_size]`
     pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let hidden = self.dropout.forward(self.dense.forward(hidden));
+        let hidden = self.dropout.forward(nn::linear(&self.dense, hidden));
         self.layer_norm.forward(hidden + residual)
     }
 }

@@ -8,7 +8,7 @@ use super::config::BertConfig;
 use super::model::BertModel;
 use crate::error::Result;
 use crate::input::BertInput;
-use crate::nn::init;
+use crate::nn::{self, init};
 use crate::task::{SequenceClassifierOutput, check_labels};
 
 /// BERT with a classification head (HF `BertForSequenceClassification`): pooler → dropout →
@@ -82,9 +82,7 @@ impl BertForSequenceClassification {
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
         let pooled = self.bert.pooler.forward_first(first);
-        let logits = self
-            .classifier
-            .forward(self.dropout.forward(pooled.clone()));
+        let logits = nn::linear(&self.classifier, self.dropout.forward(pooled.clone()));
         SequenceClassifierOutput::new(logits, labels, pooled, None)
     }
 

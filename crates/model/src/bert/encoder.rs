@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use super::attention::BertAttention;
 use super::config::BertConfig;
-use crate::nn::{HiddenAct, first_token, init};
+use crate::nn::{self, HiddenAct, first_token, init};
 
 /// First half of the feed-forward block: dense to `intermediate_size` and the activation.
 #[derive(Module, Debug)]
@@ -35,7 +35,7 @@ impl BertIntermediate {
     /// - `hidden`: `[batch, seq_len, hidden_size]`
     /// - output: `[batch, seq_len, intermediate_size]`
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        self.act.forward(self.dense.forward(hidden))
+        self.act.forward(nn::linear(&self.dense, hidden))
     }
 }
 
@@ -69,7 +69,7 @@ impl BertOutput {
     /// - `intermediate`: `[batch, seq_len, intermediate_size]`
     /// - `residual`, output: `[batch, seq_len, hidden_size]`
     pub fn forward(&self, intermediate: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let hidden = self.dropout.forward(self.dense.forward(intermediate));
+        let hidden = self.dropout.forward(nn::linear(&self.dense, intermediate));
         self.layer_norm.forward(hidden + residual)
     }
 }

@@ -8,7 +8,7 @@ use super::embeddings::BertEmbeddings;
 use super::encoder::BertEncoder;
 use crate::error::Result;
 use crate::input::BertInput;
-use crate::nn::{first_token, init};
+use crate::nn::{self, first_token, init};
 
 /// Dense + tanh on the `[CLS]` hidden state (HF `pooler`).
 #[derive(Module, Debug)]
@@ -43,7 +43,7 @@ impl BertPooler {
     /// - `first`: `[batch, hidden_size]`
     /// - output: `[batch, hidden_size]`
     pub fn forward_first(&self, first: Tensor<2>) -> Tensor<2> {
-        self.dense.forward(first).tanh()
+        nn::linear(&self.dense, first).tanh()
     }
 }
 

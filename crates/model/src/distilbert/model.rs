@@ -13,7 +13,7 @@ use super::config::DistilBertConfig;
 use crate::error::Result;
 use crate::input::EncoderInput;
 use crate::nn::attention::{merge_heads, project_heads, scaled_dot_product};
-use crate::nn::{HiddenAct, add_norm, embed, first_token, init};
+use crate::nn::{self, HiddenAct, add_norm, embed, first_token, init};
 use crate::task::SequenceClassifierOutput;
 
 /// DistilBERT's LayerNorm epsilon (hard-coded in HF, not a config key).
@@ -146,7 +146,7 @@ impl MultiHeadSelfAttention {
         let key = project_heads(&self.k_lin, hidden.clone(), heads, head_dim);
         let value = project_heads(&self.v_lin, hidden, heads, head_dim);
         let context = merge_heads(scaled_dot_product(query, key, value, mask, &self.dropout));
-        self.out_lin.forward(context)
+        nn::linear(&self.out_lin, context)
     }
 }
 
@@ -179,8 +179,8 @@ impl Ffn {
     /// # Shapes
     /// - `hidden`, output: `[batch, len, dim]`
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let inner = self.activation.forward(self.lin1.forward(hidden));
-        self.dropout.forward(self.lin2.forward(inner))
+        let inner = self.activation.forward(nn::linear(&self.lin1, hidden));
+        self.dropout.forward(nn::linear(&self.lin2, inner))
     }
 }
 
@@ -365,8 +365,8 @@ impl DistilBertForSequenceClassification {
         first: Tensor<2>,
         labels: Option<Tensor<1, Int>>,
     ) -> SequenceClassifierOutput {
-        let pooled = relu(self.pre_classifier.forward(first.clone()));
-        let logits = self.classifier.forward(self.dropout.forward(pooled));
+        let pooled = relu(nn::linear(&self.pre_classifier, first.clone()));
+        let logits = nn::linear(&self.classifier, self.dropout.forward(pooled));
         SequenceClassifierOutput::new(logits, labels, first, None)
     }
 }

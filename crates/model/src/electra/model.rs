@@ -11,7 +11,7 @@ use super::config::ElectraConfig;
 use crate::bert::{BertEmbeddings, BertEncoder};
 use crate::error::Result;
 use crate::input::EncoderInput;
-use crate::nn::{HiddenAct, init};
+use crate::nn::{self, HiddenAct, init};
 use crate::task::SequenceClassifierOutput;
 
 /// The ELECTRA discriminator's encoder (HF `ElectraModel`, the `electra.*` weights).
@@ -38,7 +38,7 @@ impl ElectraModel {
     ) -> Tensor<3> {
         let embedded = self.embeddings.forward(input_ids, token_type_ids);
         match &self.embeddings_project {
-            Some(project) => project.forward(embedded),
+            Some(project) => nn::linear(project, embedded),
             None => embedded,
         }
     }
@@ -62,8 +62,8 @@ impl ElectraClassificationHead {
     /// - output: `[batch, num_labels]`
     pub fn forward(&self, first: Tensor<2>) -> Tensor<2> {
         // HF: `get_activation("gelu")`, the exact GELU, whatever `hidden_act` says.
-        let hidden = HiddenAct::Gelu.forward(self.dense.forward(self.dropout.forward(first)));
-        self.out_proj.forward(self.dropout.forward(hidden))
+        let hidden = HiddenAct::Gelu.forward(nn::linear(&self.dense, self.dropout.forward(first)));
+        nn::linear(&self.out_proj, self.dropout.forward(hidden))
     }
 }
 

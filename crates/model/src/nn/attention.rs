@@ -20,8 +20,7 @@ pub(crate) fn project_heads(
     head_dim: usize,
 ) -> Tensor<4> {
     let [batch, len, _] = x.dims();
-    linear
-        .forward(x)
+    super::linear(linear, x)
         .reshape([batch, len, heads, head_dim])
         .swap_dims(1, 2)
 }

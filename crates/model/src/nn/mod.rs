@@ -9,6 +9,8 @@ mod activation;
 pub(crate) mod attention;
 pub(crate) mod init;
 
+/// Every linear layer's forward pass (PEFT's LoRA dropout included).
+pub(crate) use crate::peft::layer::linear;
 pub use activation::HiddenAct;
 
 use burn::nn::{Embedding, LayerNorm};

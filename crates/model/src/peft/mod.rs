@@ -14,13 +14,16 @@
 //! model, and [`merge_and_unload`] folds the updates into the weights (`W + scaling·B·A`), after
 //! which [`SequenceClassifier::save_pretrained`] writes a plain HF model.
 //!
-//! The adapters are burn's [`LoraAdapter`](burn::module::LoraAdapter)s on the weights'
-//! [`Param`](burn::module::Param)s: no model code changes, and the architecture's module
-//! paths (`….query.weight.lora.a`) carry them through the optimizer, checkpoints and devices.
+//! The adapters are [`LoraLayer`]s, burn's [`Lora`] reparameterization of the weights'
+//! [`Param`](burn::module::Param)s with PEFT's `lora_dropout` added: the architecture's module
+//! paths (`….query.weight.lora.a`) carry them through the optimizer, checkpoints and devices,
+//! and every linear layer runs through [`layer::linear`], which applies the dropout.
 
 mod config;
+pub(crate) mod layer;
 
 pub use config::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraConfig, TargetModules};
+pub use layer::LoraLayer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -223,7 +226,10 @@ pub fn get_peft_model<M: SequenceClassifier>(model: M, config: &LoraConfig) -> R
     let bases = ParamGroup::from_ids(plan.targets.iter().map(|t| t.weight_id).collect());
     // burn scales by alpha / rank: pass the alpha that gives PEFT's scaling (rsLoRA's too).
     let lora = Lora::new(config.r, config.scaling() * config.r as f64).set_param_group(bases);
-    let model = model.apply_lora(lora);
+    let model = model.apply_reparameterization(layer::LoraWithDropout {
+        lora,
+        dropout: config.lora_dropout,
+    });
     let mut model = set_trainable(model, config)?;
     let init = plan
         .targets

@@ -220,7 +220,14 @@ fn rslora_scales_by_alpha_over_the_root_of_r() {
         .self_attention
         .query
         .weight;
-    assert_eq!(query.adapter().unwrap().scale, 4.0, "8 / √4");
+    assert_eq!(
+        query
+            .reparameterization::<super::LoraLayer>()
+            .unwrap()
+            .scale,
+        4.0,
+        "8 / √4"
+    );
 }
 
 #[test]
@@ -257,5 +264,32 @@ fn an_adapter_of_another_base_is_refused_naming_the_tensor() {
     assert!(
         err.contains("lora_A.weight` is [2, 16] in the file but [2, 32]"),
         "{err}"
+    );
+}
+
+#[test]
+fn lora_dropout_reaches_the_target_layers_in_training_only() {
+    let device = Device::flex();
+    let ad = device.clone().autodiff();
+    let lora = LoraConfig {
+        lora_dropout: 0.5,
+        ..config()
+    };
+    let dropped = perturb_b(get_peft_model(model(&device, 3), &lora).unwrap(), &device);
+    let train_logits = |model: &AutoModelForSequenceClassification| {
+        logits(&model.clone().to_device(&ad).train(), &ad)
+    };
+    let inference = logits(&dropped, &device);
+    // The tiny model's own dropout is 0: merged (no LoRA dropout), training computes
+    // inference's logits; adapted, each step draws another mask on the query and value inputs.
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(
+        &train_logits(&merge_and_unload(dropped.clone())),
+        &inference
+    ));
+    let (one, two) = (train_logits(&dropped), train_logits(&dropped));
+    assert!(
+        !close(&one, &inference) && !close(&one, &two),
+        "{one:?} {two:?}"
     );
 }

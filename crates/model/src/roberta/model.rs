@@ -13,7 +13,7 @@ use super::config::RobertaConfig;
 use crate::bert::{BertEmbeddings, BertEncoder};
 use crate::error::Result;
 use crate::input::EncoderInput;
-use crate::nn::init;
+use crate::nn::{self, init};
 use crate::task::SequenceClassifierOutput;
 
 /// The RoBERTa encoder without pooler (HF `RobertaModel(add_pooling_layer=False)`, the
@@ -72,8 +72,8 @@ impl RobertaClassificationHead {
     /// - `first`: `[batch, hidden_size]`, the first token's last hidden state
     /// - output: `[batch, num_labels]`
     pub fn forward(&self, first: Tensor<2>) -> Tensor<2> {
-        let hidden = self.dense.forward(self.dropout.forward(first)).tanh();
-        self.out_proj.forward(self.dropout.forward(hidden))
+        let hidden = nn::linear(&self.dense, self.dropout.forward(first)).tanh();
+        nn::linear(&self.out_proj, self.dropout.forward(hidden))
     }
 }
 
