@@ -84,6 +84,9 @@ fn five_lora_steps(arch: &str, device: &Device) -> (f64, f64, f64) {
 #[test]
 fn five_lora_steps_of_every_architecture_match_peft_and_hf_trainer() {
     for arch in ["bert", "distilbert", "roberta", "xlm_roberta", "electra"] {
-        five_lora_steps(arch, &Device::flex());
+        let (loss, norm, weights) = five_lora_steps(arch, &Device::flex());
+        eprintln!(
+            "{arch}: 5 LoRA steps against PEFT + Trainer, max diff loss {loss:.3e}, grad norm {norm:.3e}, adapter weights {weights:.3e}"
+        );
     }
 }
