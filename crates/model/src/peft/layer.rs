@@ -40,6 +40,12 @@ impl Reparameterization for LoraLayer {
 
     fn apply<const D: usize>(&self, base: Tensor<D>) -> Tensor<D> {
         let delta = self.delta().reshape(base.shape());
+        // As burn's `LoraAdapter`: a dense base of another float dtype composes at the factors'.
+        let base = if base.dtype().is_float() && base.dtype() != delta.dtype() {
+            base.cast(delta.dtype())
+        } else {
+            base
+        };
         base + delta
     }
 }
