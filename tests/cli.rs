@@ -3,80 +3,20 @@
 //! `bertfit data`; and the CLI's errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
 #[path = "../crates/data/tests/support/mock_hub.rs"]
 mod mock_hub;
 
+use common::{bertfit, bertfit_env, text, tiny_model_dir, write_reviews};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use bertfit_model::{BertConfig, BertForSequenceClassification, BertInput};
+use bertfit_model::{BertForSequenceClassification, BertInput};
 use bertfit_tokenize::{PaddingStrategy, Tokenizer, TokenizerConfig};
 use burn::tensor::Device;
 use burn::tensor::activation::softmax;
-
-fn bertfit(args: &[&str]) -> Output {
-    bertfit_env(args, &[])
-}
-
-/// Runs the binary with Hub variables cleared (so the machine's own HF setup never leaks in),
-/// then `env` set.
-fn bertfit_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bertfit"));
-    for var in [
-        "HF_ENDPOINT",
-        "HF_TOKEN",
-        "HF_HOME",
-        "HF_HUB_CACHE",
-        "HF_HUB_OFFLINE",
-    ] {
-        command.env_remove(var);
-    }
-    command.envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
-    command.args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A tiny random BERT with the tokenize fixtures' 240-word uncased vocabulary.
-fn tiny_model_dir(dir: &Path) -> PathBuf {
-    let model_dir = dir.join("tiny-base");
-    let vocab =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenize/tests/fixtures/bert_vocab_uncased");
-    let config = BertConfig {
-        vocab_size: 240,
-        hidden_size: 32,
-        num_hidden_layers: 2,
-        num_attention_heads: 4,
-        intermediate_size: 64,
-        max_position_embeddings: 64,
-        ..BertConfig::default()
-    };
-    let device = Device::flex();
-    device.seed(1);
-    BertForSequenceClassification::new(&config, &device)
-        .unwrap()
-        .save_pretrained(&model_dir)
-        .unwrap();
-    for file in ["vocab.txt", "tokenizer_config.json"] {
-        std::fs::copy(vocab.join(file), model_dir.join(file)).unwrap();
-    }
-    model_dir
-}
-
-fn write_reviews(dir: &Path) -> PathBuf {
-    let data = dir.join("reviews");
-    std::fs::create_dir_all(&data).unwrap();
-    bertfit_data::generate::generate_dataset(96, 7)
-        .write_parquet(data.join("train.parquet"))
-        .unwrap();
-    bertfit_data::generate::generate_dataset(40, 8)
-        .write_parquet(data.join("test.parquet"))
-        .unwrap();
-    data
-}
 
 #[test]
 fn finetune_predict_evaluate_round_trip() {
@@ -1121,8 +1061,10 @@ fn lora_finetunes_evaluates_predicts_and_merges() {
     with_flags.push("--resume");
     let resume = finetune_briefly(base_s, data, &out, &with_flags);
     assert!(!resume.status.success());
+    // The checkpoint's manifest lists the adapter: its loss is damage, named by file.
     assert!(
-        text(&resume.stderr).contains("resuming a LoRA run needs the checkpoint's adapter files"),
+        text(&resume.stderr).contains("adapter_model.safetensors is missing")
+            && text(&resume.stderr).contains("no intact checkpoint"),
         "{}",
         text_of(&resume)
     );

@@ -8,6 +8,8 @@ mod hub_model;
 #[cfg(feature = "tch")]
 mod tch_adamw;
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -26,6 +28,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print a backtrace with an error (as does BERTFIT_BACKTRACE=1); RUST_BACKTRACE alone
+    /// does not, so that a developer's shell keeps user errors short.
+    #[arg(long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,8 +94,44 @@ pub enum Format {
     Json,
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let backtrace = cli.verbose || std::env::var_os("BERTFIT_BACKTRACE").is_some_and(|v| v != "0");
+    // anyhow captures a backtrace with every error when RUST_LIB_BACKTRACE (else RUST_BACKTRACE)
+    // asks for one; decide it here, once, from bertfit's own switches. Panics keep following
+    // RUST_BACKTRACE.
+    #[allow(unsafe_code)]
+    // SAFETY: the first statement after argument parsing, before any thread is spawned, so no
+    // other thread can be reading the environment.
+    unsafe {
+        std::env::set_var("RUST_LIB_BACKTRACE", if backtrace { "1" } else { "0" });
+    }
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err, backtrace);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `Error: …`, then each cause, then the backtrace when one was asked for.
+fn report(err: &anyhow::Error, backtrace: bool) {
+    eprintln!("Error: {err}");
+    let mut causes = err.chain().skip(1).peekable();
+    if causes.peek().is_some() {
+        eprintln!("\nCaused by:");
+        for (i, cause) in causes.enumerate() {
+            eprintln!("    {i}: {cause}");
+        }
+    }
+    if backtrace {
+        eprintln!("\nBacktrace:\n{}", err.backtrace());
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Finetune(args) => commands::finetune::run(&args),
         Command::Evaluate(args) => commands::evaluate::run(&args),
         Command::Predict(args) => commands::predict::run(&args),

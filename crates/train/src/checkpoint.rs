@@ -16,6 +16,8 @@ use bertfit_model::{CONFIG_FILE, SAFETENSORS_FILE};
 use crate::clip::float_params;
 use crate::config::TrainingConfig;
 use crate::error::{Result, TrainError};
+use crate::fault::pause_point;
+use crate::manifest::{self, Damage, MANIFEST_FILE};
 use crate::task::Task;
 
 /// File names inside a checkpoint directory.
@@ -73,17 +75,63 @@ impl Resume {
     pub(crate) fn checkpoint(&self, output_dir: &Path) -> Result<Option<PathBuf>> {
         match self {
             Self::No => Ok(None),
-            Self::From(dir) => Ok(Some(dir.clone())),
-            Self::Latest => match list_checkpoints(output_dir)?.into_iter().last() {
-                Some((_, dir)) => Ok(Some(dir)),
-                None => Err(TrainError::Checkpoint {
-                    path: output_dir.to_path_buf(),
-                    message: "no checkpoint-* directory to resume from; start without --resume"
-                        .into(),
+            Self::From(dir) => match manifest::verify(dir) {
+                Ok(()) => Ok(Some(dir.clone())),
+                Err(Damage::NoManifest) if dir.is_dir() => {
+                    warn_unverified(dir);
+                    Ok(Some(dir.clone()))
+                }
+                Err(damage) => Err(TrainError::Checkpoint {
+                    path: dir.clone(),
+                    message: format!("{damage}; resume from another checkpoint"),
                 }),
             },
+            Self::Latest => newest_intact(output_dir),
         }
     }
+}
+
+/// The newest checkpoint of `output_dir` whose files match its manifest; each newer damaged
+/// one is reported on stderr and skipped.
+fn newest_intact(output_dir: &Path) -> Result<Option<PathBuf>> {
+    let checkpoints = list_checkpoints(output_dir)?;
+    if checkpoints.is_empty() {
+        return Err(TrainError::Checkpoint {
+            path: output_dir.to_path_buf(),
+            message: "no checkpoint-* directory to resume from; start without --resume".into(),
+        });
+    }
+    let mut damaged = Vec::new();
+    for (_, dir) in checkpoints.iter().rev() {
+        match manifest::verify(dir) {
+            Ok(()) => return Ok(Some(dir.clone())),
+            Err(Damage::NoManifest) => {
+                warn_unverified(dir);
+                return Ok(Some(dir.clone()));
+            }
+            Err(damage) => {
+                eprintln!(
+                    "warning: skipping {}: {damage}; resuming from an older checkpoint",
+                    dir.display()
+                );
+                damaged.push(format!("{} ({damage})", dir.display()));
+            }
+        }
+    }
+    Err(TrainError::Checkpoint {
+        path: output_dir.to_path_buf(),
+        message: format!(
+            "no intact checkpoint: {}; start again without --resume (into another directory to keep these)",
+            damaged.join("; ")
+        ),
+    })
+}
+
+fn warn_unverified(dir: &Path) {
+    eprintln!(
+        "warning: {} has no {MANIFEST_FILE} (written by an older bertfit); resuming from it unverified",
+        dir.display()
+    );
 }
 
 /// `checkpoint-N` directories of `dir`, sorted by N.
@@ -123,33 +171,44 @@ pub(crate) struct Checkpoint<'a, M> {
 }
 
 impl<M: Module> Checkpoint<'_, M> {
-    /// Writes the checkpoint as `dir`, atomically: into a temporary sibling, then renamed over
-    /// any older `dir`.
+    /// Writes the checkpoint as `dir`, atomically: into a temporary sibling, with a manifest
+    /// of its files' sha256 last, then renamed over any older `dir`. A failed write removes the
+    /// temporary directory and leaves every other checkpoint as it was.
     pub(crate) fn save<T: Task<Model = M>>(&self, task: &T, dir: &Path) -> Result<()> {
-        let tmp = dir.with_file_name(format!(
-            ".{}.tmp",
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+        let tmp = hidden_sibling(dir, "tmp");
+        remove_dir_if_exists(&tmp)?;
+        let written = self.write_files(task, &tmp).and_then(|()| {
+            pause_point("checkpoint:manifest");
+            manifest::write(&tmp)
+        });
+        if let Err(err) = written {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(err);
         }
-        self.write_files(task, &tmp)?;
+        pause_point("checkpoint:commit");
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+            // Out of the way first, so that `dir` is always either the old checkpoint or the
+            // new one; the old copy is deleted after the rename.
+            let old = hidden_sibling(dir, "old");
+            remove_dir_if_exists(&old)?;
+            std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
+            std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
+            return remove_dir_if_exists(&old);
         }
         std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
     }
 
     fn write_files<T: Task<Model = M>>(&self, task: &T, dir: &Path) -> Result<()> {
+        pause_point("checkpoint:model");
         save_model(task, &self.model.valid(), self.config, dir)?;
+        pause_point("checkpoint:optimizer");
         self.optimizer
             .save(dir.join(files::OPTIMIZER))
-            .map_err(|e| TrainError::Checkpoint {
+            .map_err(|e| TrainError::Save {
                 path: dir.join(files::OPTIMIZER),
-                message: format!("cannot write the optimizer state: {e:?}"),
+                message: format!("the optimizer state: {e:?}"),
             })?;
+        pause_point("checkpoint:state");
         let ids: Vec<u64> = float_params(self.model)
             .into_iter()
             .map(|(id, _)| id.val())
@@ -158,6 +217,74 @@ impl<M: Module> Checkpoint<'_, M> {
         write_json(&dir.join(files::TRAINER_STATE), self.state)?;
         write_json(&dir.join(files::TRAINING_CONFIG), self.config)
     }
+}
+
+/// `.NAME.KIND` beside `dir` (`.checkpoint-8.tmp`): hidden from [`list_checkpoints`].
+fn hidden_sibling(dir: &Path, kind: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!(".{name}.{kind}"))
+}
+
+fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(dir, e)),
+    }
+}
+
+/// The temporary directory a final save writes into, inside the output directory.
+const SAVE_TMP: &str = ".bertfit-save.tmp";
+
+/// Deletes what an interrupted run can leave in `output_dir`: temporary checkpoint and save
+/// directories (`.checkpoint-N.tmp`, `.checkpoint-N.old`, `.bertfit-save.tmp`) and
+/// half-written JSON files (`*.json.tmp`).
+///
+/// # Errors
+/// [`TrainError::Io`] naming what cannot be listed or deleted.
+pub(crate) fn remove_leftovers(output_dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(output_dir).map_err(|e| io(output_dir, e))?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let temporary_dir = name == SAVE_TMP
+            || (name.starts_with(".checkpoint-")
+                && (name.ends_with(".tmp") || name.ends_with(".old")));
+        if temporary_dir && path.is_dir() {
+            remove_dir_if_exists(&path)?;
+        } else if name.ends_with(".json.tmp") && path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves `model` into `output_dir` as [`save_model`] does, file by file atomically: into a
+/// temporary directory inside it, then each file renamed into place, so that a crash or a full
+/// disk never leaves a half-written model file there.
+pub(crate) fn commit_model<T: Task>(
+    task: &T,
+    model: &T::Model,
+    config: &TrainingConfig,
+    output_dir: &Path,
+) -> Result<()> {
+    let tmp = output_dir.join(SAVE_TMP);
+    remove_dir_if_exists(&tmp)?;
+    pause_point("final:model");
+    if let Err(err) = save_model(task, model, config, &tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(err);
+    }
+    pause_point("final:commit");
+    for entry in std::fs::read_dir(&tmp).map_err(|e| io(&tmp, e))? {
+        let entry = entry.map_err(|e| io(&tmp, e))?;
+        let target = output_dir.join(entry.file_name());
+        std::fs::rename(entry.path(), &target).map_err(|e| io(&target, e))?;
+    }
+    remove_dir_if_exists(&tmp)
 }
 
 /// Writes `model` into `dir` as the run saves it: a PEFT adapter directory for a LoRA run, a
@@ -333,6 +460,16 @@ fn with_saved_ids<M: Module>(model: M, dir: &Path, device: &Device) -> Result<M>
     }))
 }
 
+/// `model` with its float parameters numbered 1, 2, … in visiting order instead of burn's random
+/// ids, so that two runs of one config write byte-identical optimizer states (whose records are
+/// keyed by id) and a resumed run the same as an uninterrupted one.
+pub(crate) fn with_ordered_ids<M: Module>(model: M, device: &Device) -> M {
+    model.map(&mut ReassignIds {
+        ids: 1..,
+        device: device.clone(),
+    })
+}
+
 /// Gives the model's float parameters the ids saved with a checkpoint, in visiting order,
 /// keeping whether each trains (a LoRA run's frozen base stays frozen; `train()` applies it).
 struct ReassignIds<I> {
@@ -369,7 +506,13 @@ pub(crate) fn rotate(output_dir: &Path, limit: Option<usize>, state: &TrainerSta
     let keep_others = limit.saturating_sub(usize::from(best.is_some_and(|b| b.exists())));
     let excess = removable.len().saturating_sub(keep_others);
     for dir in removable.into_iter().take(excess) {
-        std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+        pause_point("checkpoint:rotate");
+        // Renamed out of the listing first, so that a crash mid-deletion leaves no
+        // half-deleted checkpoint to resume from.
+        let old = hidden_sibling(dir, "old");
+        remove_dir_if_exists(&old)?;
+        std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
+        remove_dir_if_exists(&old)?;
     }
     Ok(())
 }

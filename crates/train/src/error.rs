@@ -51,6 +51,41 @@ pub enum TrainError {
         /// Where earlier checkpoints are.
         output_dir: PathBuf,
     },
+    /// The gradients' global norm became NaN or infinite.
+    #[error(
+        "the gradient norm is {grad_norm} at step {step} (epoch {epoch:.2}), so the step was not applied; lower the learning rate or check the data and the model's weights. Checkpoints written so far are kept in {}",
+        output_dir.display()
+    )]
+    NonFiniteGradient {
+        /// The norm.
+        grad_norm: f64,
+        /// Optimizer step (1-based) being computed.
+        step: usize,
+        /// Fractional epoch.
+        epoch: f64,
+        /// Where earlier checkpoints are.
+        output_dir: PathBuf,
+    },
+    /// Another process is training into the same output directory.
+    #[error(
+        "{} is in use by another bertfit run{}; wait for it to finish, or choose another output directory",
+        dir.display(),
+        match pid { Some(pid) => format!(" (pid {pid})"), None => String::new() }
+    )]
+    OutputDirLocked {
+        /// The output directory.
+        dir: PathBuf,
+        /// The pid of the run holding it, when it could be read.
+        pid: Option<u32>,
+    },
+    /// A checkpoint or model file could not be written.
+    #[error("cannot write {}: {message}", path.display())]
+    Save {
+        /// The file or directory.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
     /// A checkpoint to resume from is missing or incomplete.
     #[error("cannot resume from {}: {message}", path.display())]
     Checkpoint {

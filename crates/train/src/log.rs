@@ -17,15 +17,28 @@ pub(crate) struct MetricsLog {
 }
 
 impl MetricsLog {
-    pub(crate) fn open(path: &Path) -> Result<Self> {
+    /// Opens `path` for a run whose state has `history` log records: the file keeps its lines
+    /// up to the `history`-th record (with the lines between them that are not records, such
+    /// as feature extraction's), and drops what followed, which a resumed run logs again. A
+    /// fresh run (`history` 0) starts an empty file.
+    pub(crate) fn open(path: &Path, history: usize) -> Result<Self> {
+        let io = |source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let kept = match std::fs::read_to_string(path) {
+            Ok(text) => kept_lines(&text, history),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(io(e)),
+        };
+        // Rewritten through a temporary file, so that a crash here loses nothing.
+        let tmp = path.with_extension("jsonl.tmp");
+        std::fs::write(&tmp, kept).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
         let file = std::fs::OpenOptions::new()
-            .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| TrainError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(io)?;
         Ok(Self {
             path: path.to_path_buf(),
             file: BufWriter::new(file),
@@ -33,6 +46,7 @@ impl MetricsLog {
     }
 
     pub(crate) fn write(&mut self, record: &Value) -> Result<()> {
+        crate::fault::pause_point("metrics:write");
         let io = |source| TrainError::Io {
             path: self.path.clone(),
             source,
@@ -43,6 +57,28 @@ impl MetricsLog {
             source,
         })
     }
+}
+
+/// The lines of a metrics log up to and including its `history`-th log record; lines that
+/// are not records of the trainer state's history (feature extraction's) count as kept
+/// context, not records. A line cut short by a crash is dropped.
+fn kept_lines(text: &str, history: usize) -> String {
+    let mut kept = String::new();
+    let mut records = 0;
+    for line in text.lines() {
+        if records == history {
+            break;
+        }
+        let Ok(value) = serde_json::from_str::<Value>(line) else {
+            break;
+        };
+        if value.get("feature_extraction_examples").is_none() {
+            records += 1;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
 }
 
 /// A progress bar over optimizer steps showing epoch, loss and ETA (hidden when disabled).
@@ -89,5 +125,23 @@ impl Progress {
 
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_log_keeps_the_records_up_to_its_checkpoint() {
+        let text =
+            "{\"feature_extraction_examples\":8}\n{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n{\"ste";
+        assert_eq!(kept_lines(text, 0), "");
+        assert_eq!(
+            kept_lines(text, 2),
+            "{\"feature_extraction_examples\":8}\n{\"step\":1}\n{\"step\":2}\n"
+        );
+        // A line cut short by a kill is never kept, even when the history would reach it.
+        assert_eq!(kept_lines(text, 9).lines().count(), 4);
     }
 }

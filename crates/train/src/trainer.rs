@@ -33,6 +33,7 @@ use crate::config::{IntervalStrategy, TrainingConfig};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{Evaluation, evaluate, round3, round4};
 use crate::features::HeadInputs;
+use crate::lock::OutputDirLock;
 use crate::log::{MetricsLog, Progress};
 use crate::optim::{FusedAdamW, adamw};
 use crate::schedule::LinearSchedule;
@@ -54,6 +55,10 @@ pub struct TrainOutput<M, E = Evaluation> {
     /// model was never evaluated in this process (no eval set, a different step, or evaluated
     /// before a resume), so callers can skip evaluating it again.
     pub evaluation: Option<E>,
+    /// The output directory's lock, which the run took before writing into it: another run
+    /// into the same directory is refused while this is held, so keep it while finishing
+    /// writing there (tokenizer, results); dropping it releases the directory.
+    pub output_dir_lock: Option<OutputDirLock>,
 }
 
 /// Fine-tunes a model the way `transformers.Trainer` does: [`train`](Self::train) for any
@@ -142,11 +147,21 @@ impl Trainer {
             path: output_dir.clone(),
             source,
         })?;
+        let lock = OutputDirLock::acquire(output_dir)?;
+        checkpoint::remove_leftovers(output_dir)?;
         let (mut run, model) = Run::start(self, task, plan, max_length, model, &resume)?;
         if self.config.caches_features() {
             run.extract_features(&model, train, eval)?;
         }
-        run.train(model, train, eval)
+        let mut output = run.train(model, train, eval)?;
+        // A run stopped by the interruption hook lets go of the directory, as a killed one would.
+        let state = &output.state;
+        let interrupted =
+            self.stop_after_step == Some(state.global_step) && state.global_step < state.max_steps;
+        if !interrupted {
+            output.output_dir_lock = Some(lock);
+        }
+        Ok(output)
     }
 
     /// Scores `model` on `data` with the config's evaluation batching
@@ -326,7 +341,7 @@ impl<'a, T: Task> Run<'a, T> {
             }
             None => model,
         };
-        let mut model = model.to_device(&device).train();
+        let mut model = checkpoint::with_ordered_ids(model.to_device(&device), &device).train();
         let mut optimizer = trainer.optimizer(&model);
         let mut state = TrainerState {
             max_steps: plan.total_steps,
@@ -339,7 +354,8 @@ impl<'a, T: Task> Run<'a, T> {
         let freezing = c.freezing();
         let parts = task.encoder_parts(&model);
         let model = freezing.apply(model, parts)?;
-        let log = MetricsLog::open(&c.output_dir.join(files::METRICS))?;
+        // What a resumed run logged after its checkpoint is logged again; the rest is kept.
+        let log = MetricsLog::open(&c.output_dir.join(files::METRICS), state.log_history.len())?;
         let progress = Progress::new(
             c.progress_bar,
             plan.total_steps as u64,
@@ -458,10 +474,13 @@ impl<'a, T: Task> Run<'a, T> {
         self.progress.println(&format!(
             "feature extraction: the frozen encoder's outputs of {total} examples computed in {runtime:.1} s; the head trains on them"
         ));
-        self.log.write(&json!({
-            "feature_extraction_examples": total,
-            "feature_extraction_runtime": round4(runtime),
-        }))?;
+        // A resumed run's log has its first extraction's record already.
+        if self.start_step == 0 {
+            self.log.write(&json!({
+                "feature_extraction_examples": total,
+                "feature_extraction_runtime": round4(runtime),
+            }))?;
+        }
         self.cache = Some(cache);
         Ok(())
     }
@@ -558,6 +577,14 @@ impl<'a, T: Task> Run<'a, T> {
         }
         let mut grads = accumulator.grads();
         let grad_norm = clip_global_norm(&model, &mut grads, self.config().max_grad_norm)?;
+        if !grad_norm.is_finite() {
+            return Err(TrainError::NonFiniteGradient {
+                grad_norm,
+                step: self.state.global_step + 1,
+                epoch: at.epoch as f64 + at.window as f64 / self.plan.windows_per_epoch as f64,
+                output_dir: self.config().output_dir.clone(),
+            });
+        }
         let model = self.optimizer.step(lr, model, grads);
         self.since_log.train_time += window_started.elapsed();
         self.since_log.samples += micro_batches.iter().map(|b| b.len()).sum::<usize>();
@@ -800,6 +827,7 @@ impl<'a, T: Task> Run<'a, T> {
             state: self.state,
             metrics: Map::new(),
             evaluation: None,
+            output_dir_lock: None,
         }
     }
 
@@ -816,7 +844,8 @@ impl<'a, T: Task> Run<'a, T> {
         self.state.log_history.push(Value::Object(metrics.clone()));
         let (model, evaluation) = self.final_model(model)?;
         let c = self.config();
-        checkpoint::save_model(self.task, &model, c, &c.output_dir)?;
+        checkpoint::commit_model(self.task, &model, c, &c.output_dir)?;
+        crate::fault::pause_point("final:state");
         write_json(&c.output_dir.join(files::TRAINER_STATE), &self.state)?;
         write_json(&c.output_dir.join(files::TRAINING_CONFIG), c)?;
         Ok(TrainOutput {
@@ -824,6 +853,7 @@ impl<'a, T: Task> Run<'a, T> {
             state: self.state,
             metrics,
             evaluation,
+            output_dir_lock: None,
         })
     }
 

@@ -16,7 +16,7 @@ use bertfit_train::{
 use clap::Args;
 
 use crate::DataArgs;
-use crate::commands::{load_dataset, subset};
+use crate::commands::{commit_files, load_dataset, subset};
 use crate::device;
 
 /// Arguments of `bertfit finetune` (names follow HF's `TrainingArguments`).
@@ -480,10 +480,8 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     } else {
         Resume::No
     };
+    // The trainer holds --output-dir's lock (in `output`) until the files below are written.
     let output = trainer.train(model, &train, Some(&eval), resume)?;
-    tokenizer
-        .save(&args.output_dir)
-        .with_context(|| format!("saving the tokenizer to {}", args.output_dir.display()))?;
 
     // The last (or, with --load-best-model-at-end, the best) epoch's evaluation is of the saved
     // model already; evaluate again only when this process made none of it (e.g. after --resume).
@@ -493,12 +491,19 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     };
     let mut results = evaluation.metrics();
     results.insert("epoch".into(), serde_json::json!(output.state.epoch));
-    let results_path = args.output_dir.join("eval_results.json");
-    std::fs::write(&results_path, serde_json::to_string_pretty(&results)?)
-        .with_context(|| format!("writing {}", results_path.display()))?;
-    let train_path = args.output_dir.join("train_results.json");
-    std::fs::write(&train_path, serde_json::to_string_pretty(&output.metrics)?)
-        .with_context(|| format!("writing {}", train_path.display()))?;
+    commit_files(&args.output_dir, |tmp| {
+        tokenizer
+            .save(tmp)
+            .with_context(|| format!("saving the tokenizer to {}", args.output_dir.display()))?;
+        for (name, value) in [
+            ("eval_results.json", &results),
+            ("train_results.json", &output.metrics),
+        ] {
+            std::fs::write(tmp.join(name), serde_json::to_string_pretty(value)?)
+                .with_context(|| format!("writing {}", args.output_dir.join(name).display()))?;
+        }
+        Ok(())
+    })?;
 
     println!("{}", serde_json::Value::Object(output.metrics.clone()));
     println!("{}", evaluation.report.table(&label_names));

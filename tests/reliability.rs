@@ -1,0 +1,451 @@
+//! Crash safety through the real binary: `bertfit finetune` SIGKILLed at two dozen moments
+//! (inside checkpoint writes through `BERTFIT_PAUSE_AT`, and at times spread over the run) and
+//! resumed each time ends bit-identical to an uninterrupted run; checkpoint manifests, the
+//! output directory's lock, and a full disk.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use common::{command, text, tiny_model_dir, write_reviews};
+
+/// `finetune` of the tiny model: 48 rows in batches of 4 for `epochs` (12 steps each), evaluated
+/// each epoch, a checkpoint every step (the newest 3 kept), logging every step.
+fn finetune_args(model: &Path, data: &Path, out: &Path, epochs: &str) -> Vec<String> {
+    [
+        "finetune",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        data.to_str().unwrap(),
+        "--train-size",
+        "48",
+        "--eval-size",
+        "16",
+        "--max-length",
+        "32",
+        "--padding",
+        "longest",
+        "--per-device-train-batch-size",
+        "4",
+        "--num-train-epochs",
+        epochs,
+        "--learning-rate",
+        "1e-3",
+        "--save-strategy",
+        "steps",
+        "--save-steps",
+        "1",
+        "--save-total-limit",
+        "3",
+        "--logging-steps",
+        "1",
+        "--seed",
+        "7",
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--no-progress",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn checkpoints(out: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(out)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    let step = name.strip_prefix("checkpoint-")?.parse().ok()?;
+                    Some((step, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+fn sha256(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// sha256 of an optimizer state: every tensor's name and bytes in name order, then the
+/// scalars and metadata (burn writes the tensors in its hash map's order, which differs from
+/// process to process, so the file's own bytes do not compare).
+fn optimizer_digest(path: &Path) -> String {
+    let reader = burn_pack::Reader::from_file(path).unwrap();
+    let mut hasher = Sha256::new();
+    for name in reader.tensor_names() {
+        hasher.update(name.as_bytes());
+        hasher.update(reader.tensor_data(name).unwrap());
+    }
+    hasher.update(format!("{:?}{:?}", reader.scalars(), reader.metadata()).as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every file a checkpoint's manifest lists has its size and sha256 (checked here
+/// independently of bertfit's own verification), and the manifest lists every file.
+fn assert_intact(checkpoint: &Path, when: &str) {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(checkpoint.join("manifest.json"))
+            .unwrap_or_else(|e| panic!("{when}: {} has no manifest: {e}", checkpoint.display())),
+    )
+    .unwrap();
+    let files = manifest["files"].as_object().unwrap();
+    let on_disk: Vec<String> = std::fs::read_dir(checkpoint)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "manifest.json")
+        .collect();
+    assert_eq!(
+        files.len(),
+        on_disk.len(),
+        "{when}: {on_disk:?} vs {files:?}"
+    );
+    for (name, digest) in files {
+        let path = checkpoint.join(name);
+        assert_eq!(
+            digest["sha256"].as_str().unwrap(),
+            sha256(&path),
+            "{when}: {}",
+            path.display()
+        );
+    }
+}
+
+/// What must hold after any kill: every checkpoint intact and the newest one loadable, every
+/// top-level JSON and safetensors file whole, and every metrics line a JSON object.
+fn assert_consistent(out: &Path, when: &str) {
+    let all = checkpoints(out);
+    for checkpoint in &all {
+        assert_intact(checkpoint, when);
+    }
+    if let Some(newest) = all.last() {
+        let info = command()
+            .args(["info", newest.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(info.status.success(), "{when}: {}", text(&info.stderr));
+    }
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.map(|e| e.unwrap().path()) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') || entry.is_dir() {
+            continue;
+        }
+        let bytes = std::fs::read(&entry).unwrap();
+        if name.ends_with(".json") {
+            serde_json::from_slice::<Value>(&bytes)
+                .unwrap_or_else(|e| panic!("{when}: {name} is not whole JSON: {e}"));
+        } else if name.ends_with(".safetensors") {
+            safetensors::SafeTensors::deserialize(&bytes)
+                .unwrap_or_else(|e| panic!("{when}: {name} is not whole: {e}"));
+        } else if name == "metrics.jsonl" {
+            for line in String::from_utf8(bytes).unwrap().lines() {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|e| panic!("{when}: metrics line {line:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// How a kill is aimed.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// When the process announces it paused at this `BERTFIT_PAUSE_AT` point.
+    At(&'static str),
+    /// This long after the process reported its model loaded (`model: loaded …`), i.e. into
+    /// the training.
+    After(Duration),
+}
+
+/// Starts `args` (with `pause` armed), streaming its stderr lines into a channel.
+fn spawn(args: &[String], pause: Option<&str>) -> (Child, mpsc::Receiver<String>) {
+    let mut cmd = command();
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    if let Some(point) = pause {
+        cmd.env("BERTFIT_PAUSE_AT", point);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, receive)
+}
+
+/// Runs `args` until `kill` lands (true) or the run ends by itself (false, with its stderr).
+fn run_and_kill(args: &[String], kill: Kill) -> Result<(), String> {
+    let pause = match kill {
+        Kill::At(point) => Some(point),
+        Kill::After(_) => None,
+    };
+    let (mut child, lines) = spawn(args, pause);
+    let started = Instant::now();
+    let mut loaded: Option<Instant> = None;
+    let mut stderr = String::new();
+    let landed = loop {
+        let wait = match (kill, loaded) {
+            (Kill::After(after), Some(loaded)) => after.saturating_sub(loaded.elapsed()),
+            _ => Duration::from_millis(100),
+        };
+        match lines.recv_timeout(wait) {
+            Ok(line) => {
+                let paused = line.contains("bertfit: paused at");
+                if line.starts_with("model: loaded") {
+                    loaded = Some(Instant::now());
+                }
+                stderr.push_str(&line);
+                stderr.push('\n');
+                if paused {
+                    break true;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if matches!(kill, Kill::After(_)) && loaded.is_some() {
+                    break child.try_wait().unwrap().is_none();
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(300),
+                    "no pause: {stderr}"
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+        }
+    };
+    if landed {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        return Ok(());
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the run failed by itself: {stderr}");
+    Err(stderr)
+}
+
+/// Timing figures (the same in any two runs only by chance) taken out before comparing.
+fn without_timings(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for key in [
+                "samples_per_second",
+                "train_runtime",
+                "train_samples_per_second",
+                "train_steps_per_second",
+                "feature_extraction_runtime",
+                "eval_runtime",
+                "eval_samples_per_second",
+                "eval_steps_per_second",
+            ] {
+                map.remove(key);
+            }
+            map.values_mut().for_each(without_timings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_timings),
+        _ => {}
+    }
+}
+
+fn json_of(path: &Path) -> Value {
+    let mut value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    without_timings(&mut value);
+    value
+}
+
+fn metrics_of(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut value = serde_json::from_str(line).unwrap();
+            without_timings(&mut value);
+            value
+        })
+        .collect()
+}
+
+/// Everything a finished run leaves that must not depend on how often it was killed: the
+/// model's and the kept checkpoints' files byte for byte, and the JSON outputs without their
+/// timings.
+fn outcome(out: &Path) -> BTreeMap<String, Value> {
+    let mut files = BTreeMap::new();
+    for name in ["model.safetensors", "config.json", "tokenizer.json"] {
+        files.insert(name.to_string(), Value::from(sha256(&out.join(name))));
+    }
+    for checkpoint in checkpoints(out) {
+        let name = checkpoint
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        files.insert(
+            format!("{name}/optimizer.bpk"),
+            Value::from(optimizer_digest(&checkpoint.join("optimizer.bpk"))),
+        );
+        for file in ["model.safetensors", "param_ids.json"] {
+            files.insert(
+                format!("{name}/{file}"),
+                Value::from(sha256(&checkpoint.join(file))),
+            );
+        }
+        files.insert(
+            format!("{name}/trainer_state.json"),
+            json_of(&checkpoint.join("trainer_state.json")),
+        );
+    }
+    for name in [
+        "trainer_state.json",
+        "training_config.json",
+        "eval_results.json",
+        "train_results.json",
+    ] {
+        files.insert(name.to_string(), json_of(&out.join(name)));
+    }
+    files.insert(
+        "metrics.jsonl".into(),
+        Value::Array(metrics_of(&out.join("metrics.jsonl"))),
+    );
+    files
+}
+
+fn run_to_end(args: &[String]) -> Output {
+    let run = command().args(args).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    run
+}
+
+fn with_resume(args: &[String], out: &Path) -> Vec<String> {
+    let mut args = args.to_vec();
+    if !checkpoints(out).is_empty() {
+        args.push("--resume".into());
+    }
+    args
+}
+
+/// SIGKILL at 24 moments: inside each step of a checkpoint write (model, optimizer, state,
+/// manifest, the rename, the rotation of old checkpoints), in a metrics write, at times spread
+/// over the run, and inside the final save; `--resume` after each. The result is the
+/// uninterrupted run's, bit for bit, and after every kill the directory is consistent.
+#[test]
+fn a_run_killed_two_dozen_times_and_resumed_ends_bit_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("run");
+    let args = finetune_args(&model, &data, &out, "8");
+
+    // The training's own time: from the model's load to the end.
+    let (mut child, lines) = spawn(&args, None);
+    let loaded = lines
+        .iter()
+        .find(|line| line.starts_with("model: loaded"))
+        .map(|_| Instant::now())
+        .unwrap();
+    for _ in lines.iter() {}
+    assert!(child.wait().unwrap().success());
+    let uninterrupted = loaded.elapsed();
+    assert!(
+        !out.join(".bertfit.lock").exists(),
+        "a finished run keeps its lock file"
+    );
+    let reference = outcome(&out);
+    std::fs::rename(&out, tmp.path().join("reference")).unwrap();
+
+    let at = |fraction: f64| Kill::After(uninterrupted.mul_f64(fraction));
+    // Each timed kill lands within the first fifth of what is left; each aimed at the k-th
+    // write lands after k - 1 more checkpoints. 96 steps leave room for all of them.
+    let schedule = [
+        at(0.1),
+        Kill::At("checkpoint:model@2"),
+        Kill::At("checkpoint:optimizer@2"),
+        at(0.2),
+        Kill::At("checkpoint:state@2"),
+        Kill::At("checkpoint:manifest@2"),
+        Kill::At("checkpoint:commit@2"),
+        at(0.05),
+        Kill::At("checkpoint:rotate@2"),
+        Kill::At("metrics:write@3"),
+        Kill::At("checkpoint:model@3"),
+        at(0.15),
+        Kill::At("checkpoint:optimizer@3"),
+        Kill::At("checkpoint:commit@3"),
+        Kill::At("checkpoint:rotate@3"),
+        at(0.1),
+        Kill::At("checkpoint:manifest@3"),
+        Kill::At("metrics:write@5"),
+        Kill::At("checkpoint:state@3"),
+        Kill::At("checkpoint:commit@4"),
+        Kill::At("final:model"),
+        Kill::At("final:commit"),
+        Kill::At("final:state"),
+        Kill::At("final:commit"),
+    ];
+    let mut landed = Vec::new();
+    for (i, kill) in schedule.iter().enumerate() {
+        let before = checkpoints(&out).last().cloned();
+        match run_and_kill(&with_resume(&args, &out), *kill) {
+            Ok(()) => landed.push(format!("{kill:?} after {before:?}")),
+            Err(stderr) => panic!(
+                "kill {i} ({kill:?}) never landed: the run finished\n{stderr}\nlanded: {landed:#?}"
+            ),
+        }
+        assert_consistent(&out, &format!("after kill {i} ({kill:?})"));
+    }
+    run_to_end(&with_resume(&args, &out));
+    assert_consistent(&out, "at the end");
+    assert!(!out.join(".bertfit.lock").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    println!("{} kills landed:\n{}", landed.len(), landed.join("\n"));
+    assert!(landed.len() >= 20);
+
+    let resumed = outcome(&out);
+    let differing: Vec<&String> = reference
+        .iter()
+        .filter(|(name, expected)| resumed.get(*name) != Some(*expected))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "differing from the uninterrupted run: {differing:?}"
+    );
+    assert_eq!(
+        resumed.keys().collect::<Vec<_>>(),
+        reference.keys().collect::<Vec<_>>()
+    );
+}
