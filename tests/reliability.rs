@@ -449,3 +449,234 @@ fn a_run_killed_two_dozen_times_and_resumed_ends_bit_identical() {
         reference.keys().collect::<Vec<_>>()
     );
 }
+
+/// A second `finetune` into a directory a run holds is refused with the holder's pid (with or
+/// without `--resume`); once the holder is killed, its stale lock is taken over.
+#[test]
+fn a_second_run_into_a_held_directory_is_refused_with_the_holders_pid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("run");
+    let args = finetune_args(&model, &data, &out, "1");
+
+    let (mut first, lines) = spawn(&args, Some("checkpoint:model@1"));
+    assert!(
+        lines.iter().any(|line| line.contains("bertfit: paused at")),
+        "the first run never paused"
+    );
+    let expected = format!(
+        "{} is in use by another bertfit run (pid {})",
+        out.display(),
+        first.id()
+    );
+    for extra in [None, Some("--resume")] {
+        let mut second = args.clone();
+        second.extend(extra.map(String::from));
+        let run = command().args(&second).output().unwrap();
+        assert!(!run.status.success());
+        assert!(
+            text(&run.stderr).contains(&expected),
+            "{}",
+            text(&run.stderr)
+        );
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        out.join(".bertfit.lock").exists(),
+        "a killed run leaves its lock file"
+    );
+    run_to_end(&args);
+    assert!(!out.join(".bertfit.lock").exists());
+    assert!(out.join("model.safetensors").is_file());
+}
+
+/// Flips one byte of `path`.
+fn flip_a_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The newest checkpoints damaged (one truncated, one with a flipped byte) are reported by file
+/// and skipped: the run resumes from the newest intact one and ends as an uninterrupted run.
+/// With every checkpoint damaged, `--resume` fails, naming each, and changes nothing.
+#[test]
+fn damaged_checkpoints_are_named_and_the_newest_intact_one_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("run");
+    let args = finetune_args(&model, &data, &out, "2");
+    run_to_end(&args);
+    let reference = sha256(&out.join("model.safetensors"));
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // Killed while writing checkpoint-10: checkpoints 7, 8 and 9 are kept (limit 3).
+    run_and_kill(&args, Kill::At("checkpoint:model@10")).unwrap();
+    let kept: Vec<String> = checkpoints(&out)
+        .iter()
+        .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept, ["checkpoint-7", "checkpoint-8", "checkpoint-9"]);
+    let model_9 = out.join("checkpoint-9/model.safetensors");
+    let size = std::fs::metadata(&model_9).unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&model_9)
+        .unwrap()
+        .set_len(size / 2)
+        .unwrap();
+    flip_a_byte(&out.join("checkpoint-8/optimizer.bpk"));
+
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    let run = run_to_end(&resume);
+    let stderr = text(&run.stderr);
+    println!("{stderr}");
+    for expected in [
+        format!(
+            "skipping {}: model.safetensors is {} bytes but was written with {size}",
+            out.join("checkpoint-9").display(),
+            size / 2
+        ),
+        format!(
+            "skipping {}: optimizer.bpk does not match its sha256 in manifest.json",
+            out.join("checkpoint-8").display()
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+    assert_eq!(sha256(&out.join("model.safetensors")), reference);
+
+    // Every checkpoint damaged: a clear error, and nothing written.
+    std::fs::remove_dir_all(&out).unwrap();
+    run_and_kill(&args, Kill::At("checkpoint:model@4")).unwrap();
+    for checkpoint in checkpoints(&out) {
+        flip_a_byte(&checkpoint.join("model.safetensors"));
+    }
+    // The killed run's stale lock file aside (the failed run takes it over, and deletes it).
+    std::fs::remove_file(out.join(".bertfit.lock")).unwrap();
+    let before = listing(&out);
+    let run = command().args(&resume).output().unwrap();
+    assert!(!run.status.success());
+    let stderr = text(&run.stderr);
+    println!("{stderr}");
+    assert!(
+        stderr.contains("no intact checkpoint")
+            && stderr.contains("checkpoint-1 (model.safetensors does not match its sha256"),
+        "{stderr}"
+    );
+    assert_eq!(
+        listing(&out),
+        before,
+        "a failed --resume changed the directory"
+    );
+}
+
+/// Every file under `dir` (hidden ones too) with its sha256.
+fn listing(dir: &Path) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().map(|e| e.unwrap().path()) {
+            if entry.is_dir() {
+                pending.push(entry);
+            } else {
+                let name = entry.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(name, sha256(&entry));
+            }
+        }
+    }
+    files
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) on `dir`; this needs root, as
+    /// CI runs.
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let mount = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            mount.status.success(),
+            "mounting a {size} tmpfs on {} failed (the disk-full test needs root, as CI has): {}",
+            dir.display(),
+            text(&mount.stderr)
+        );
+        Self(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A run whose output directory fills up fails with "No space left on device" naming the file;
+/// no temporary directory or half model is left, every checkpoint written is intact, and the
+/// run resumes from them elsewhere to the uninterrupted run's weights.
+#[test]
+fn a_full_disk_fails_naming_the_file_and_keeps_every_checkpoint_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let elsewhere = tmp.path().join("run");
+    let reference_args = finetune_args(&model, &data, &elsewhere, "1");
+    run_to_end(&reference_args);
+    let reference = sha256(&elsewhere.join("model.safetensors"));
+    std::fs::remove_dir_all(&elsewhere).unwrap();
+
+    let disk = tmp.path().join("small-disk");
+    let mounted = Tmpfs::mount(&disk, "1200k");
+    let out = disk.join("run");
+    let mut args = finetune_args(&model, &data, &out, "1");
+    // Keep every checkpoint, so that the disk fills up a few steps in.
+    let limit = args.iter().position(|a| a == "--save-total-limit").unwrap();
+    args.drain(limit..limit + 2);
+    let run = command().args(&args).output().unwrap();
+    assert!(!run.status.success(), "the run fit on the small disk");
+    let stderr = text(&run.stderr);
+    println!("{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains(&disk.display().to_string()),
+        "{stderr}"
+    );
+    let written = checkpoints(&out);
+    assert!(!written.is_empty(), "no checkpoint fit: {stderr}");
+    for checkpoint in &written {
+        assert_intact(checkpoint, "after the disk filled up");
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".tmp") || n == "model.safetensors"),
+        "partial output left: {names:?}"
+    );
+
+    // Nothing finished is lost: moved to a disk with room, the run resumes and ends as one
+    // that never stopped.
+    let copy = std::process::Command::new("cp")
+        .args(["-a", out.to_str().unwrap(), elsewhere.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    drop(mounted);
+    let mut resume = reference_args.clone();
+    resume.push("--resume".into());
+    run_to_end(&resume);
+    assert_eq!(sha256(&elsewhere.join("model.safetensors")), reference);
+}

@@ -118,10 +118,20 @@ fn main() -> ExitCode {
 /// Prints `Error: …`, then each cause, then the backtrace when one was asked for.
 fn report(err: &anyhow::Error, backtrace: bool) {
     eprintln!("Error: {err}");
-    let mut causes = err.chain().skip(1).peekable();
-    if causes.peek().is_some() {
+    // A cause whose text its error's message already ends with (`cannot access x: No space
+    // left on device`, then `No space left on device`) says nothing new.
+    let mut said = err.to_string();
+    let mut causes = Vec::new();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !said.ends_with(&text) {
+            causes.push(text.clone());
+        }
+        said = text;
+    }
+    if !causes.is_empty() {
         eprintln!("\nCaused by:");
-        for (i, cause) in causes.enumerate() {
+        for (i, cause) in causes.iter().enumerate() {
             eprintln!("    {i}: {cause}");
         }
     }

@@ -104,16 +104,21 @@ fn newest_intact(output_dir: &Path) -> Result<Option<PathBuf>> {
     let mut damaged = Vec::new();
     for (_, dir) in checkpoints.iter().rev() {
         match manifest::verify(dir) {
-            Ok(()) => return Ok(Some(dir.clone())),
+            Ok(()) => {
+                if !damaged.is_empty() {
+                    eprintln!(
+                        "resuming from {}, the newest intact checkpoint",
+                        dir.display()
+                    );
+                }
+                return Ok(Some(dir.clone()));
+            }
             Err(Damage::NoManifest) => {
                 warn_unverified(dir);
                 return Ok(Some(dir.clone()));
             }
             Err(damage) => {
-                eprintln!(
-                    "warning: skipping {}: {damage}; resuming from an older checkpoint",
-                    dir.display()
-                );
+                eprintln!("warning: skipping {}: {damage}", dir.display());
                 damaged.push(format!("{} ({damage})", dir.display()));
             }
         }
