@@ -4,6 +4,8 @@
 //! output directory's lock, and a full disk.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "reliability/bad_input.rs"]
+mod bad_input;
 mod common;
 
 use std::collections::BTreeMap;

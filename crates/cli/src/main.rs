@@ -118,13 +118,13 @@ fn main() -> ExitCode {
 /// Prints `Error: …`, then each cause, then the backtrace when one was asked for.
 fn report(err: &anyhow::Error, backtrace: bool) {
     eprintln!("Error: {err}");
-    // A cause whose text its error's message already ends with (`cannot access x: No space
-    // left on device`, then `No space left on device`) says nothing new.
+    // A cause whose text its error's message already holds (`cannot access x: No space left
+    // on device`, then `No space left on device`) says nothing new.
     let mut said = err.to_string();
     let mut causes = Vec::new();
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
-        if !said.ends_with(&text) {
+        if !said.contains(&text) {
             causes.push(text.clone());
         }
         said = text;

@@ -49,6 +49,64 @@ pub enum DataError {
         source: polars::error::PolarsError,
     },
 
+    /// A data file has no bytes at all.
+    #[error("{path} is empty: it has no header and no rows; fill it or leave it out")]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A JSONL line is not a JSON object.
+    #[error("{path}: line {line} is not valid JSON ({message}); fix or remove that line")]
+    MalformedLine {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What the JSON parser reported.
+        message: String,
+    },
+
+    /// A line of a text file (CSV, JSONL) is not UTF-8.
+    #[error(
+        "{path}: line {line} is not valid UTF-8; re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+    )]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
+
+    /// A CSV record has another number of fields than the header.
+    #[error(
+        "{path}: the record on line {line} has {found} fields but the header has {expected}; quote fields that contain the separator, or fix the row"
+    )]
+    RaggedRow {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line the record starts on.
+        line: usize,
+        /// Its number of fields.
+        found: usize,
+        /// The header's.
+        expected: usize,
+    },
+
+    /// Two files of a directory claim the same split.
+    #[error(
+        "{path}: split `{split}` has more than one file ({}); keep one (or name shards like {split}-00000-of-00002.parquet)",
+        files.join(", ")
+    )]
+    DuplicateSplit {
+        /// The directory.
+        path: PathBuf,
+        /// The split.
+        split: String,
+        /// The files' names.
+        files: Vec<String>,
+    },
+
     /// polars could not write the file.
     #[error("cannot write {path} as {format}: {source}")]
     Write {

@@ -104,6 +104,11 @@ pub(crate) struct Columns<'a> {
 
 /// Reads one file into a raw part (no label mapping or empty-text policy applied yet).
 pub(crate) fn read_file(path: &Path, format: FileFormat, columns: &Columns<'_>) -> Result<RawPart> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err(DataError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
     let (df, label_hint) = match format {
         FileFormat::Parquet => read_parquet(path, columns)?,
         FileFormat::Csv => (read_csv(path)?, None),
@@ -152,6 +157,7 @@ fn read_csv(path: &Path) -> Result<DataFrame> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
     open(path, "CSV file")?;
+    let separator = if tsv { b'\t' } else { b',' };
     polars_read(path, FileFormat::Csv, || {
         // Every column as a string (no type inference): labels are classified as ids or names
         // here, and a texts column of digits stays text.
@@ -159,10 +165,67 @@ fn read_csv(path: &Path) -> Result<DataFrame> {
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
             .with_raise_if_empty(false)
-            .map_parse_options(|o| o.with_separator(if tsv { b'\t' } else { b',' }))
+            .map_parse_options(|o| o.with_separator(separator))
             .try_into_reader_with_file_path(Some(path.to_path_buf()))?
             .finish()
     })
+    .map_err(|err| {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        invalid_utf8_line(path, &bytes)
+            .or_else(|| ragged_record(path, &bytes, separator))
+            .unwrap_or(err)
+    })
+}
+
+/// The first line of `bytes` that is not UTF-8, as an error naming it.
+fn invalid_utf8_line(path: &Path, bytes: &[u8]) -> Option<DataError> {
+    let line = bytes
+        .split(|&b| b == b'\n')
+        .position(|line| std::str::from_utf8(line).is_err())?;
+    Some(DataError::InvalidUtf8 {
+        path: path.to_path_buf(),
+        line: line + 1,
+    })
+}
+
+/// The first CSV record of `bytes` whose field count differs from the header's, as an error
+/// naming the line it starts on (quoted fields may hold separators and newlines).
+fn ragged_record(path: &Path, bytes: &[u8], separator: u8) -> Option<DataError> {
+    let (mut line, mut record_line, mut fields, mut quoted) = (1, 1, 1, false);
+    let mut expected = None;
+    let mut at_record_start = true;
+    for &b in bytes.iter().chain(std::iter::once(&b'\n')) {
+        match b {
+            b'"' => quoted = !quoted,
+            b if b == separator && !quoted => fields += 1,
+            b'\n' => {
+                line += 1;
+                if quoted {
+                    continue;
+                }
+                if !at_record_start {
+                    match expected {
+                        None => expected = Some(fields),
+                        Some(n) if n != fields => {
+                            return Some(DataError::RaggedRow {
+                                path: path.to_path_buf(),
+                                line: record_line,
+                                found: fields,
+                                expected: n,
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                }
+                (fields, record_line, at_record_start) = (1, line, true);
+                continue;
+            }
+            b'\r' => continue,
+            _ => {}
+        }
+        at_record_start = false;
+    }
+    None
 }
 
 fn read_jsonl(path: &Path) -> Result<DataFrame> {
@@ -173,6 +236,33 @@ fn read_jsonl(path: &Path) -> Result<DataFrame> {
             .infer_schema_len(None)
             .finish()
     })
+    .map_err(|err| {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        invalid_utf8_line(path, &bytes)
+            .or_else(|| malformed_line(path))
+            .unwrap_or(err)
+    })
+}
+
+/// The first line of a JSONL file that is not a JSON object, as an error naming it (polars'
+/// own error gives a character offset at best).
+fn malformed_line(path: &Path) -> Option<DataError> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .find_map(|(i, line)| {
+            let message = match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(value) if value.is_object() => return None,
+                Ok(_) => "a JSON value but not an object".to_string(),
+                Err(e) => e.to_string(),
+            };
+            Some(DataError::MalformedLine {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            })
+        })
 }
 
 fn frame_to_part(

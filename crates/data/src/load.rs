@@ -59,12 +59,18 @@ impl Source {
             {
                 return Ok(Self::AclImdb(path));
             }
+            let mut found = Vec::new();
             for format in [FileFormat::Parquet, FileFormat::Csv, FileFormat::Jsonl] {
-                if !files_in_dir(&path, format)?.is_empty() {
-                    return Ok(Self::with_format(format, path));
+                let files = files_in_dir(&path, format)?;
+                if !files.is_empty() {
+                    found.push((format, files));
                 }
             }
-            return Err(DataError::UnknownFormat { path });
+            check_one_file_set_per_split(&path, found.iter().flat_map(|(_, f)| f))?;
+            return match found.first() {
+                Some((format, _)) => Ok(Self::with_format(*format, path)),
+                None => Err(DataError::UnknownFormat { path }),
+            };
         }
         match FileFormat::from_path(&path) {
             Some(format) => Ok(Self::with_format(format, path)),
@@ -193,6 +199,40 @@ fn wanted(options: &LoadOptions, split: &str) -> bool {
         .splits
         .as_ref()
         .is_none_or(|s| s.iter().any(|w| w == split))
+}
+
+/// Fails with [`DataError::DuplicateSplit`] when two of `files` (a directory's data files of
+/// every format) are not shards but claim the same split: `train.csv` beside `train.jsonl`.
+fn check_one_file_set_per_split<'a>(
+    dir: &Path,
+    files: impl Iterator<Item = &'a PathBuf>,
+) -> Result<()> {
+    let mut by_split: Vec<(String, Vec<String>)> = Vec::new();
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let split = split_name_of(file);
+        match by_split.iter_mut().find(|(s, _)| *s == split) {
+            Some((_, names)) => names.push(name),
+            None => by_split.push((split, vec![name])),
+        }
+    }
+    let stem = |name: &str| name.split('.').next().unwrap_or_default().to_string();
+    for (split, names) in by_split {
+        // Shards of one split have distinct stems (train-00000-of-00002, …); two files with
+        // the split's own name are two versions of it.
+        let unsharded: Vec<&String> = names.iter().filter(|n| stem(n) == split).collect();
+        if unsharded.len() > 1 || (!unsharded.is_empty() && names.len() > unsharded.len()) {
+            return Err(DataError::DuplicateSplit {
+                path: dir.to_path_buf(),
+                split,
+                files: names,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Groups `(split, file)` pairs by split (first-seen order kept within a split).

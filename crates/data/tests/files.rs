@@ -494,3 +494,91 @@ fn empty_splits_are_errors() {
     let err = load(Source::Parquet(path)).unwrap_err();
     assert!(matches!(err, DataError::EmptySplit { .. }), "{err}");
 }
+
+#[test]
+fn empty_files_malformed_jsonl_lines_and_duplicate_splits_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.csv", "");
+    match load(Source::from_path(&empty).unwrap()) {
+        Err(DataError::EmptyFile { path }) => assert_eq!(path, empty),
+        other => panic!("{other:?}"),
+    }
+
+    let jsonl = write(
+        dir.path(),
+        "broken.jsonl",
+        "{\"text\": \"a\", \"label\": 0}\n\n{\"text\": \"b\", \"label\": 1}\n[1, 2]\n{\"text\": \"c\",\n",
+    );
+    let err = load(Source::from_path(&jsonl).unwrap()).unwrap_err();
+    match &err {
+        // Blank lines count: the array is on line 4.
+        DataError::MalformedLine { line, message, .. } => {
+            assert_eq!(*line, 4);
+            assert!(message.contains("not an object"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("broken.jsonl: line 4"), "{err}");
+
+    let splits = tempfile::tempdir().unwrap();
+    write(splits.path(), "train.csv", "text,label\na,0\n");
+    write(
+        splits.path(),
+        "train.jsonl",
+        "{\"text\": \"a\", \"label\": 0}\n",
+    );
+    write(splits.path(), "test.csv", "text,label\na,0\n");
+    match Source::from_path(splits.path()) {
+        Err(DataError::DuplicateSplit { split, files, .. }) => {
+            assert_eq!(split, "train");
+            assert_eq!(files, ["train.csv", "train.jsonl"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Shards of one split are not duplicates.
+    let shards = tempfile::tempdir().unwrap();
+    write(
+        shards.path(),
+        "train-00000-of-00002.csv",
+        "text,label\na,0\n",
+    );
+    write(
+        shards.path(),
+        "train-00001-of-00002.csv",
+        "text,label\nb,1\n",
+    );
+    assert_eq!(
+        load(Source::from_path(shards.path()).unwrap())
+            .unwrap()
+            .split("train")
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn invalid_utf8_and_ragged_csv_records_are_named_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.csv");
+    std::fs::write(&path, b"text,label\ngood,pos\ncaf\xe9 film,neg\n").unwrap();
+    match load(Source::from_path(&path).unwrap()) {
+        Err(DataError::InvalidUtf8 { line, .. }) => assert_eq!(line, 3),
+        other => panic!("{other:?}"),
+    }
+    // A quoted field may hold the separator and a newline; the ragged record starts on line 5.
+    let ragged = write(
+        dir.path(),
+        "ragged.csv",
+        "text,label\n\"a, quoted\nfield\",pos\nplain,neg\none,two,three\n",
+    );
+    match load(Source::from_path(&ragged).unwrap()) {
+        Err(DataError::RaggedRow {
+            line,
+            found,
+            expected,
+            ..
+        }) => assert_eq!((line, found, expected), (5, 3, 2)),
+        other => panic!("{other:?}"),
+    }
+}

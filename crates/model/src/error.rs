@@ -50,6 +50,18 @@ pub enum ModelError {
         /// What the reader reported.
         message: String,
     },
+    /// A weight holds NaN or infinite values: training or predicting with it would spread them.
+    #[error(
+        "{} holds {count} NaN or infinite values in `{key}`; the checkpoint is damaged or diverged: use an earlier checkpoint or the original model"
+    , path.display())]
+    NonFiniteWeights {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's key in the file.
+        key: String,
+        /// How many of its values are not finite.
+        count: usize,
+    },
     /// The checkpoint is not of the architecture its config names (another architecture, or
     /// not a model at all).
     #[error("{} is not a {expected} checkpoint: {message}", path.display())]

@@ -143,6 +143,10 @@ impl Trainer {
             .max_length
             .unwrap_or_else(|| task.max_length(&model));
         let output_dir = &self.config.output_dir;
+        if !output_dir.exists() {
+            // A resume with nothing to resume from fails before anything is created.
+            resume.checkpoint(output_dir)?;
+        }
         std::fs::create_dir_all(output_dir).map_err(|source| TrainError::Io {
             path: output_dir.clone(),
             source,

@@ -177,7 +177,12 @@ fn export(split: &TextDataset, path: &Path, force: bool) -> Result<()> {
 
 /// Runs `bertfit data`.
 pub fn run(args: &DataCommandArgs) -> Result<()> {
-    let splits: Vec<&str> = args.split.as_deref().into_iter().collect();
+    let splits: Vec<(&str, &str)> = args
+        .split
+        .as_deref()
+        .map(|s| ("--split", s))
+        .into_iter()
+        .collect();
     let dict = load_dataset(&args.data, &splits)?;
     let labels = dict.label_map().names().join(", ");
 

@@ -58,10 +58,33 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
         args.batch_size,
         args.max_length,
     )?;
-    let dict = load_dataset(&args.data, &[&args.split])?;
+    let dict = load_dataset(&args.data, &[("--split", &args.split)])?;
     let rows = subset(dict.split(&args.split)?, args.size, args.seed, "--size")?;
     let labels = classifier.labels();
-    if dict.label_map().names() != labels {
+    let by_id = dict
+        .label_map()
+        .names()
+        .iter()
+        .enumerate()
+        .all(|(i, name)| *name == format!("LABEL_{i}"));
+    if by_id {
+        // Integer labels in the file: ids into the model's labels, as transformers takes them.
+        if let Some(row) = rows.iter().find(|r| r.label >= labels.len() as i64) {
+            let known: Vec<String> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{i} {l}"))
+                .collect();
+            bail!(
+                "row {} (0-based) of split `{}` has label {}, outside the model's {} labels ({}); fix the data or --label-column, or evaluate a model trained on these labels",
+                row.source_index,
+                args.split,
+                row.label,
+                labels.len(),
+                known.join(", ")
+            );
+        }
+    } else if dict.label_map().names() != labels {
         bail!(
             "the dataset's labels ({}) differ from the model's ({}); evaluate on data labelled like the training data",
             dict.label_map().names().join(", "),

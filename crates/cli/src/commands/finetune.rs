@@ -10,8 +10,8 @@ use bertfit_model::{
 };
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{
-    BatchPadding, EncodedDataset, IntervalStrategy, OptimizerKind, Resume, Trainer, TrainingConfig,
-    check_vocabulary, list_checkpoints,
+    BatchPadding, EncodedDataset, IntervalStrategy, OptimizerKind, Resume, TrainError, Trainer,
+    TrainingConfig, check_vocabulary, list_checkpoints,
 };
 use clap::Args;
 
@@ -331,13 +331,77 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
         .as_ref()
         .is_some_and(|l| l.target_modules == TargetModules::Names(Vec::new()))
     {
-        c.validate()?;
+        c.validate().map_err(in_flag_terms)?;
     }
     Ok(c)
 }
 
+/// `TrainingConfig` fields and the flags that set them.
+const FLAGS_OF_FIELDS: &[(&str, &str)] = &[
+    (
+        "per_device_train_batch_size",
+        "--per-device-train-batch-size",
+    ),
+    ("per_device_eval_batch_size", "--per-device-eval-batch-size"),
+    (
+        "gradient_accumulation_steps",
+        "--gradient-accumulation-steps",
+    ),
+    ("load_best_model_at_end", "--load-best-model-at-end"),
+    ("early_stopping_patience", "--early-stopping-patience"),
+    ("metric_for_best_model", "--metric-for-best-model"),
+    ("freeze_embeddings", "--freeze-embeddings"),
+    ("num_train_epochs", "--num-train-epochs"),
+    ("save_total_limit", "--save-total-limit"),
+    ("group_by_length", "--group-by-length"),
+    ("eval_strategy", "--eval-strategy"),
+    ("save_strategy", "--save-strategy"),
+    ("learning_rate", "--learning-rate"),
+    ("max_grad_norm", "--max-grad-norm"),
+    ("logging_steps", "--logging-steps"),
+    ("weight_decay", "--weight-decay"),
+    ("warmup_ratio", "--warmup-ratio"),
+    ("warmup_steps", "--warmup-steps"),
+    ("train_layers", "--train-layers"),
+    ("eval_steps", "--eval-steps"),
+    ("save_steps", "--save-steps"),
+    ("max_length", "--max-length"),
+    ("max_steps", "--max-steps"),
+    ("lora", "--lora-r"),
+];
+
+/// A config error in the flags' terms: `per_device_train_batch_size` must be at least 1 →
+/// --per-device-train-batch-size must be at least 1.
+fn in_flag_terms(err: TrainError) -> anyhow::Error {
+    let TrainError::InvalidConfig { field, message } = &err else {
+        return err.into();
+    };
+    let Some((_, flag)) = FLAGS_OF_FIELDS.iter().find(|(f, _)| f == field) else {
+        return err.into();
+    };
+    let mut message = message.clone();
+    for (field, flag) in FLAGS_OF_FIELDS.iter().filter(|(f, _)| f.contains('_')) {
+        message = message.replace(field, flag);
+    }
+    anyhow::anyhow!("{flag} {message}")
+}
+
 /// Refuses to overwrite finished work unless asked to.
 fn check_output_dir(dir: &Path, resume: bool, overwrite: bool) -> Result<()> {
+    // Found now, not after loading and tokenizing: a file where a directory must be.
+    if let Some(file) = dir.ancestors().find(|a| a.exists() && !a.is_dir()) {
+        bail!(
+            "--output-dir {}: {} is a file, not a directory; choose another --output-dir",
+            dir.display(),
+            file.display()
+        );
+    }
+    if resume && !dir.exists() {
+        bail!(
+            "--resume: {} does not exist, so there is no checkpoint to resume from; start without --resume",
+            dir.display()
+        );
+    }
     if resume || overwrite || !dir.exists() {
         return Ok(());
     }
@@ -392,7 +456,13 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     let model_config = read_model_config(&model_dir, config.max_length)?;
 
     // Data: the notebook's shuffle(seed=42).select(range(n)) on both splits.
-    let dict = load_dataset(&args.data, &[&args.train_split, &args.eval_split])?;
+    let dict = load_dataset(
+        &args.data,
+        &[
+            ("--train-split", &args.train_split),
+            ("--eval-split", &args.eval_split),
+        ],
+    )?;
     let shuffle_seed = args.shuffle_seed.unwrap_or(args.seed);
     let train_rows = subset(
         dict.split(&args.train_split)?,
@@ -445,7 +515,7 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
             TargetModules::Names(defaults.iter().map(|s| (*s).to_string()).collect());
     }
     if let Some(lora) = &config.lora {
-        config.validate()?;
+        config.validate().map_err(in_flag_terms)?;
         // The targets must exist: fail now, in the flags' terms, not after loading the data.
         if let Err(err) = peft::check_config(&model, lora) {
             bail!("--lora-target-modules: {err}");
@@ -471,7 +541,7 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     let train = encode(&train_rows).context("tokenizing the training split")?;
     let eval = encode(&eval_rows).context("tokenizing the evaluation split")?;
 
-    let mut trainer = Trainer::new(config, device)?;
+    let mut trainer = Trainer::new(config, device).map_err(in_flag_terms)?;
     if let Some(kernel) = device::fused_adamw(&args.device) {
         trainer = trainer.with_fused_adamw(kernel);
     }

@@ -12,7 +12,7 @@ pub mod push;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bertfit_data::{DatasetDict, HubSource, LoadOptions, Source, TextDataset};
+use bertfit_data::{DataError, DatasetDict, HubSource, LoadOptions, Source, TextDataset};
 use bertfit_model::peft::{self, LoraConfig};
 use bertfit_model::{
     AutoConfig, AutoModelForSequenceClassification, CONFIG_FILE, SequenceClassifier, find_weights,
@@ -45,9 +45,65 @@ pub fn commit_files(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resu
     std::fs::remove_dir(&tmp).with_context(|| format!("removing {}", tmp.display()))
 }
 
+/// A data error in the terms of `bertfit`'s flags where the library's message names its own
+/// options (`LoadOptions::text_column` → `--text-column`); `splits` as [`load_dataset`]'s.
+fn in_cli_terms(err: DataError, splits: &[(&str, &str)]) -> anyhow::Error {
+    let message = match &err {
+        DataError::MissingColumn {
+            path,
+            column,
+            role,
+            found,
+        } => format!(
+            "{}: no column `{column}` for the {role}; columns found: [{}]; name the right one with --{role}-column",
+            path.display(),
+            found.join(", ")
+        ),
+        DataError::ColumnType {
+            path,
+            column,
+            role,
+            dtype,
+            expected,
+        } => format!(
+            "{}: column `{column}` has type {dtype}; the {role} must be {expected}; name the right column with --{role}-column",
+            path.display()
+        ),
+        DataError::EmptyText { path, row, kind } => format!(
+            "{}: row {row} (0-based): the text is {kind}; fix the data, or pass --drop-empty-text to skip such rows (their count is reported)",
+            path.display()
+        ),
+        DataError::MixedLabelTypes {
+            path,
+            column,
+            int_example,
+            name_example,
+        } => format!(
+            "{}: column `{column}` mixes integer labels (e.g. `{int_example}`) and label names (e.g. `{name_example}`); use one kind throughout (ids 0..n, or names)",
+            path.display()
+        ),
+        DataError::UnknownSplit { split, available } => {
+            let flag = splits
+                .iter()
+                .find(|(_, name)| name == split)
+                .map_or("--split", |(flag, _)| flag);
+            format!(
+                "no split `{split}`; the splits are [{}]; choose one with {flag}",
+                available.join(", ")
+            )
+        }
+        _ => return err.into(),
+    };
+    // These variants carry no source of their own; the library's wording is replaced whole.
+    anyhow::anyhow!(message)
+}
+
 /// Loads the dataset the user named (a local path, or a Hub dataset id): the given splits, or
 /// all of them when `splits` is empty.
-pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
+///
+/// `splits` pairs each split's name with the flag that chose it (`("--eval-split", "test")`), so
+/// that errors name the flag.
+pub fn load_dataset(args: &DataArgs, splits: &[(&str, &str)]) -> Result<DatasetDict> {
     let path = Path::new(&args.dataset);
     let source = if path.exists() {
         Source::from_path(path).with_context(|| format!("reading {}", path.display()))?
@@ -65,10 +121,12 @@ pub fn load_dataset(args: &DataArgs, splits: &[&str]) -> Result<DatasetDict> {
         text_column: args.text_column.clone(),
         label_column: args.label_column.clone(),
         drop_empty_text: args.drop_empty_text,
-        splits: (!splits.is_empty()).then(|| splits.iter().map(|s| (*s).to_string()).collect()),
+        splits: (!splits.is_empty())
+            .then(|| splits.iter().map(|(_, s)| (*s).to_string()).collect()),
         ..LoadOptions::default()
     };
     let dict = DatasetDict::load(&source, &options)
+        .map_err(|err| in_cli_terms(err, splits))
         .with_context(|| format!("loading dataset {}", args.dataset))?;
     for (name, split) in dict.iter() {
         if split.info().skipped_empty > 0 {
@@ -217,7 +275,8 @@ pub fn subset(
 ) -> Result<TextDataset> {
     match size {
         Some(n) if n > split.len() => bail!(
-            "{what}: asked for {n} rows but the split has {}; lower the size",
+            "{what} {n}: the split has {} rows; pass at most {}, or leave {what} out to use them all",
+            split.len(),
             split.len()
         ),
         Some(n) => Ok(split.shuffle(seed).select(0..n)?),

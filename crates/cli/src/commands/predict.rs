@@ -56,6 +56,12 @@ fn parse_line(line: &str, number: usize) -> Result<String> {
 
 fn read_texts(args: &PredictArgs) -> Result<Vec<String>> {
     if !args.texts.is_empty() {
+        if let Some(i) = args.texts.iter().position(|t| t.trim().is_empty()) {
+            bail!(
+                "text {} of the arguments is empty or only whitespace; there is nothing to classify in it: drop it or fill it",
+                i + 1
+            );
+        }
         return Ok(args.texts.clone());
     }
     let reader: Box<dyn BufRead> = match &args.file {
@@ -77,7 +83,14 @@ fn read_texts(args: &PredictArgs) -> Result<Vec<String>> {
         if line.trim().is_empty() {
             continue;
         }
-        texts.push(parse_line(&line, i + 1)?);
+        let text = parse_line(&line, i + 1)?;
+        if text.trim().is_empty() {
+            bail!(
+                "line {}: the text is empty or only whitespace; there is nothing to classify in it: drop the line or fill it",
+                i + 1
+            );
+        }
+        texts.push(text);
     }
     if texts.is_empty() {
         bail!("no texts to classify: pass them as arguments, with --file, or on stdin");

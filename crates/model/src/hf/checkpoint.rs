@@ -228,6 +228,63 @@ fn rename_layer_norm_params(
     }
 }
 
+/// Why a safetensors file is shorter than its header says, if it is: the header's largest
+/// `data_offsets` end past the bytes that follow it.
+fn safetensors_truncation(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).ok()?;
+    let header_len = u64::from_le_bytes(len);
+    if header_len > size.saturating_sub(8) {
+        return Some(format!(
+            "its header claims {header_len} bytes but the file has {size}: it is truncated; copy or download it again"
+        ));
+    }
+    let mut header = vec![0u8; usize::try_from(header_len).ok()?];
+    file.read_exact(&mut header).ok()?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&header).ok()?;
+    let needed = header
+        .values()
+        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+        .max()?;
+    let available = size - 8 - header_len;
+    (needed > available).then(|| {
+        format!(
+            "its header describes {needed} bytes of tensors but the file holds {available}: it is truncated; copy or download it again"
+        )
+    })
+}
+
+/// How many values of a floating-point tensor are NaN or infinite.
+fn non_finite_values(tensor: &PackTensor) -> std::result::Result<usize, String> {
+    let bytes = tensor.to_bytes().map_err(|e| e.to_string())?;
+    let count = match tensor.dtype {
+        DType::F64 => bytes
+            .chunks_exact(8)
+            .filter(|b| {
+                !f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]).is_finite()
+            })
+            .count(),
+        DType::F32 | DType::Flex32 => bytes
+            .chunks_exact(4)
+            .filter(|b| !f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite())
+            .count(),
+        DType::F16 => bytes
+            .chunks_exact(2)
+            .filter(|b| !burn::tensor::f16::from_le_bytes([b[0], b[1]]).is_finite())
+            .count(),
+        DType::BF16 => bytes
+            .chunks_exact(2)
+            .filter(|b| !burn::tensor::bf16::from_le_bytes([b[0], b[1]]).is_finite())
+            .count(),
+        _ => 0,
+    };
+    Ok(count)
+}
+
 /// Reads every tensor of a `.safetensors` or PyTorch pickle file, keyed by its stored name.
 pub(crate) fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, PackTensor>> {
     if !path.is_file() {
@@ -242,17 +299,22 @@ pub(crate) fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, PackTensor
     };
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     if is_safetensors {
+        if let Some(message) = safetensors_truncation(path) {
+            return Err(read_error(message));
+        }
         let mut store = SafetensorsStore::from_file(path);
-        store
-            .get_all_tensors()
-            .cloned()
-            .map_err(|e| read_error(e.to_string()))
+        store.get_all_tensors().cloned().map_err(|e| {
+            read_error(format!(
+                "{e}; the file is damaged: copy or download it again"
+            ))
+        })
     } else {
         let mut store = PytorchStore::from_file(path);
-        store
-            .get_all_tensors()
-            .cloned()
-            .map_err(|e| read_error(e.to_string()))
+        store.get_all_tensors().cloned().map_err(|e| {
+            read_error(format!(
+                "{e}; bertfit reads a pickled state dict of tensors and never runs code from a pickle: save the weights as model.safetensors (transformers' save_pretrained does)"
+            ))
+        })
     }
 }
 
@@ -335,6 +397,18 @@ pub(crate) fn load_weights<M: Module>(
                             "`{raw}` has dtype {:?}; {} weights are floating point",
                             tensor.dtype, scheme.name
                         ),
+                    });
+                }
+                let count =
+                    non_finite_values(&tensor).map_err(|message| ModelError::CheckpointRead {
+                        path: path.to_path_buf(),
+                        message: format!("`{raw}`: {message}"),
+                    })?;
+                if count > 0 {
+                    return Err(ModelError::NonFiniteWeights {
+                        path: path.to_path_buf(),
+                        key: raw,
+                        count,
                     });
                 }
                 tensor.name = scheme.hf_to_burn_path(&key);
