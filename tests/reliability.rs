@@ -682,3 +682,66 @@ fn a_full_disk_fails_naming_the_file_and_keeps_every_checkpoint_intact() {
     run_to_end(&resume);
     assert_eq!(sha256(&elsewhere.join("model.safetensors")), reference);
 }
+
+/// Errors print `Error: …` and their causes with no backtrace, even with RUST_BACKTRACE=1 in
+/// the environment; `--verbose` and BERTFIT_BACKTRACE=1 ask for one.
+#[test]
+fn user_errors_print_no_backtrace_unless_asked() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let out = command()
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
+    let args = ["info", "/no/such/model"];
+    let plain = run(&args, &[("RUST_BACKTRACE", "1")]);
+    assert!(plain.starts_with("Error: "), "{plain}");
+    assert!(!plain.contains("Backtrace"), "{plain}");
+    for asked in [
+        run(&["--verbose", "info", "/no/such/model"], &[]),
+        run(&args, &[("BERTFIT_BACKTRACE", "1")]),
+    ] {
+        assert!(asked.starts_with("Error: "), "{asked}");
+        // A captured backtrace lists frames (`N: symbol`), not "disabled".
+        let trace = asked.split("Backtrace:").nth(1).unwrap_or_default();
+        assert!(trace.contains("0: "), "{asked}");
+    }
+}
+
+/// A loss that turns NaN stops the run with its step, keeps the checkpoints before it and
+/// writes no model over them.
+#[test]
+fn a_diverging_run_stops_at_the_first_nan_loss_and_keeps_its_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("run");
+    let mut args = finetune_args(&model, &data, &out, "1");
+    let lr = args.iter().position(|a| a == "--learning-rate").unwrap();
+    args[lr + 1] = "1e30".into();
+    // No clipping, so that the first step throws the weights out of range.
+    args.extend(["--max-grad-norm", "0"].map(String::from));
+    let run = command().args(&args).output().unwrap();
+    assert!(!run.status.success());
+    let stderr = text(&run.stderr);
+    println!("{stderr}");
+    let step: usize = stderr
+        .split("at step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no step named: {stderr}"));
+    assert!(
+        stderr.contains("the training loss is NaN") && stderr.contains("lower the learning rate"),
+        "{stderr}"
+    );
+    let kept: Vec<PathBuf> = checkpoints(&out);
+    assert_eq!(kept.len(), (step - 1).min(3), "{kept:?}");
+    for checkpoint in &kept {
+        assert_intact(checkpoint, "after the NaN loss");
+    }
+    assert!(!out.join("model.safetensors").exists());
+}
