@@ -62,20 +62,11 @@ fn finetune_args(model: &Path, data: &Path, out: &Path, epochs: &str) -> Vec<Str
 }
 
 fn checkpoints(out: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(out)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().into_string().ok()?;
-                    let step = name.strip_prefix("checkpoint-")?.parse().ok()?;
-                    Some((step, e.path()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
+    bertfit_train::list_checkpoints(out)
+        .unwrap()
+        .into_iter()
+        .map(|(_, dir)| dir)
+        .collect()
 }
 
 fn sha256(path: &Path) -> String {

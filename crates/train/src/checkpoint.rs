@@ -267,29 +267,44 @@ pub(crate) fn remove_leftovers(output_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Saves `model` into `output_dir` as [`save_model`] does, file by file atomically: into a
-/// temporary directory inside it, then each file renamed into place, so that a crash or a full
-/// disk never leaves a half-written model file there.
+/// Saves `model` into `output_dir` as [`save_model`] does, file by file atomically
+/// ([`commit_files`]), so that a crash or a full disk never leaves a half-written model file
+/// there.
 pub(crate) fn commit_model<T: Task>(
     task: &T,
     model: &T::Model,
     config: &TrainingConfig,
     output_dir: &Path,
 ) -> Result<()> {
-    let tmp = output_dir.join(SAVE_TMP);
-    remove_dir_if_exists(&tmp)?;
     pause_point("final:model");
-    if let Err(err) = save_model(task, model, config, &tmp) {
+    commit_files(output_dir, |tmp| save_model(task, model, config, tmp))
+}
+
+/// Writes files into `dir` without ever leaving a half-written one there: `write` fills a fresh
+/// temporary directory inside `dir` (`.bertfit-save.tmp`, which [`remove_leftovers`] deletes
+/// after a crash), whose files are then renamed into place one by one. A failed `write` removes
+/// the temporary directory and changes nothing in `dir`.
+///
+/// # Errors
+/// `write`'s error, or [`TrainError::Io`] naming what could not be created, listed or renamed.
+pub fn commit_files<E: From<TrainError>>(
+    dir: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let tmp = dir.join(SAVE_TMP);
+    remove_dir_if_exists(&tmp)?;
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    if let Err(err) = write(&tmp) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(err);
     }
     pause_point("final:commit");
     for entry in std::fs::read_dir(&tmp).map_err(|e| io(&tmp, e))? {
         let entry = entry.map_err(|e| io(&tmp, e))?;
-        let target = output_dir.join(entry.file_name());
+        let target = dir.join(entry.file_name());
         std::fs::rename(entry.path(), &target).map_err(|e| io(&target, e))?;
     }
-    remove_dir_if_exists(&tmp)
+    Ok(remove_dir_if_exists(&tmp)?)
 }
 
 /// Writes `model` into `dir` as the run saves it: a PEFT adapter directory for a LoRA run, a

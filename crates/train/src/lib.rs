@@ -71,7 +71,7 @@ pub use batch::{
 };
 /// What partial fine-tuning freezes (`TrainingConfig::train_layers`), from the model crate.
 pub use bertfit_model::{Freezing, TrainLayers};
-pub use checkpoint::{Resume, TrainerState, files, list_checkpoints};
+pub use checkpoint::{Resume, TrainerState, commit_files, files, list_checkpoints};
 pub use clip::clip_global_norm;
 pub use config::{BatchPadding, IntervalStrategy, TrainingConfig};
 pub use error::{Result, TrainError};

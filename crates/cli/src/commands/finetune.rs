@@ -11,12 +11,12 @@ use bertfit_model::{
 use bertfit_tokenize::{Tokenizer, TokenizerConfig};
 use bertfit_train::{
     BatchPadding, EncodedDataset, IntervalStrategy, OptimizerKind, Resume, TrainError, Trainer,
-    TrainingConfig, check_vocabulary, list_checkpoints,
+    TrainingConfig, check_vocabulary, commit_files, list_checkpoints,
 };
 use clap::Args;
 
 use crate::DataArgs;
-use crate::commands::{commit_files, load_dataset, subset};
+use crate::commands::{load_dataset, subset};
 use crate::device;
 
 /// Arguments of `bertfit finetune` (names follow HF's `TrainingArguments`).
@@ -561,7 +561,7 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     };
     let mut results = evaluation.metrics();
     results.insert("epoch".into(), serde_json::json!(output.state.epoch));
-    commit_files(&args.output_dir, |tmp| {
+    commit_files(&args.output_dir, |tmp| -> Result<()> {
         tokenizer
             .save(tmp)
             .with_context(|| format!("saving the tokenizer to {}", args.output_dir.display()))?;

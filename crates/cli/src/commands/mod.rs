@@ -23,28 +23,6 @@ use burn::tensor::Device;
 
 use crate::DataArgs;
 
-/// Writes files into `dir` without ever leaving a half-written one there: `write` fills a fresh
-/// temporary directory inside `dir`, whose files are then renamed into place one by one. A
-/// failed `write` removes the temporary directory and changes nothing in `dir`.
-pub fn commit_files(dir: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = dir.join(".bertfit-commit.tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-    }
-    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    if let Err(err) = write(&tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(err);
-    }
-    for entry in std::fs::read_dir(&tmp).with_context(|| format!("listing {}", tmp.display()))? {
-        let entry = entry.with_context(|| format!("listing {}", tmp.display()))?;
-        let target = dir.join(entry.file_name());
-        std::fs::rename(entry.path(), &target)
-            .with_context(|| format!("moving {} into place", target.display()))?;
-    }
-    std::fs::remove_dir(&tmp).with_context(|| format!("removing {}", tmp.display()))
-}
-
 /// A data error in the terms of `bertfit`'s flags where the library's message names its own
 /// options (`LoadOptions::text_column` → `--text-column`); `splits` as [`load_dataset`]'s.
 fn in_cli_terms(err: DataError, splits: &[(&str, &str)]) -> anyhow::Error {
