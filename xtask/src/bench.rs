@@ -159,7 +159,13 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
         )?),
         None => None,
     };
-    let bertfit = finetune::build(backend, root, None, torch_env.as_ref())?;
+    let bertfit = finetune::build(
+        backend,
+        finetune::Profile::Release,
+        root,
+        None,
+        torch_env.as_ref(),
+    )?;
     let python = match &args.python {
         Some(python) => python.clone(),
         // Nothing runs it: the report only asks it for versions, and finds none.
@@ -368,7 +374,13 @@ fn build_baseline(
     // commit, older than any artifact: without a clean, cargo would link whichever tree was
     // built last and call it fresh.
     clean_workspace_crates(&src, &target)?;
-    let built = finetune::build(backend, &src, Some(&target), torch)?;
+    let built = finetune::build(
+        backend,
+        finetune::Profile::Release,
+        &src,
+        Some(&target),
+        torch,
+    )?;
     let binary = dir.join("bertfit");
     std::fs::copy(&built, &binary)
         .with_context(|| format!("copying {} to {}", built.display(), binary.display()))?;

@@ -1,5 +1,7 @@
-//! `cargo xtask finetune`: build the `bertfit` CLI in release with the chosen backend and run
-//! `bertfit finetune`.
+//! `cargo xtask finetune`: build the `bertfit` CLI with the chosen backend and run `bertfit
+//! finetune`. It builds with the dev profile, which trains at release speed and shares its
+//! dependency artifacts with the test build (Cargo.toml's profiles), so a fresh clone compiles
+//! burn and polars once for both.
 //!
 //! - No arguments: the seed notebook's recipe (`--preset seed`): `bert-base-cased` on IMDB,
 //!   `shuffle(seed=42).select(range(500))` of train and test, padding to max_length, 2 epochs,
@@ -148,7 +150,7 @@ pub fn run(args: &FinetuneArgs, root: &Path) -> Result<()> {
         Backend::Tch => Some(torch::ensure_torch()?),
         _ => None,
     };
-    let bertfit = build(args.backend, root, None, torch.as_ref())?;
+    let bertfit = build(args.backend, Profile::Dev, root, None, torch.as_ref())?;
     if args.backend != Backend::Flex && !finetune.iter().any(|a| a == "--device") {
         finetune.extend(["--device".to_string(), default_device(args.backend).into()]);
     }
@@ -182,7 +184,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
 }
 
 /// The seed recipe needs bert-base-cased and IMDB: from the Hugging Face cache, or from the
-/// Hub. Checked before the (long) release build, so an offline machine learns it at once.
+/// Hub. Checked before the (long) build, so an offline machine learns it at once.
 fn check_hub_reachable() -> Result<()> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let hf_home = var("HF_HOME").map(PathBuf::from).unwrap_or_else(|| {
@@ -253,10 +255,21 @@ fn default_device(backend: Backend) -> &'static str {
     }
 }
 
-/// `cargo build --release -p bertfit-cli` in `root` with the backend's feature, into `target_dir`
-/// (default: cargo's own choice); returns the binary.
+/// The cargo profile a `bertfit` binary is built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `dev`: the workspace's profile that shares the test build's dependency artifacts, at
+    /// release speed (see the profiles in Cargo.toml); what `cargo xtask finetune` runs.
+    Dev,
+    /// `release`: what the benchmarks measure, comparable across revisions.
+    Release,
+}
+
+/// `cargo build -p bertfit-cli` in `root` with the profile and the backend's feature, into
+/// `target_dir` (default: cargo's own choice); returns the binary.
 pub fn build(
     backend: Backend,
+    profile: Profile,
     root: &Path,
     target_dir: Option<&Path>,
     torch: Option<&torch::TorchEnv>,
@@ -268,9 +281,14 @@ pub fn build(
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    let profile_name = match profile {
+        Profile::Dev => "dev",
+        Profile::Release => "release",
+    };
     command.current_dir(root).args([
         "build",
-        "--release",
+        "--profile",
+        profile_name,
         "-p",
         "bertfit-cli",
         "--bin",
@@ -287,7 +305,7 @@ pub fn build(
         torch.apply(&mut command);
     }
     eprintln!(
-        "==> building bertfit (release{})",
+        "==> building bertfit ({profile_name} profile{})",
         feature
             .map(|f| format!(", feature {f}"))
             .unwrap_or_default()
