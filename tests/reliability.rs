@@ -644,6 +644,13 @@ fn a_full_disk_fails_naming_the_file_and_keeps_every_checkpoint_intact() {
         stderr.contains("No space left on device") && stderr.contains(&disk.display().to_string()),
         "{stderr}"
     );
+    // Named as the user knows it, the hidden copy being written only as the cause.
+    assert!(
+        stderr.contains("Error: cannot write checkpoint ")
+            && stderr.contains("/checkpoint-")
+            && stderr.contains("the checkpoints written before it are intact"),
+        "{stderr}"
+    );
     let written = checkpoints(&out);
     assert!(!written.is_empty(), "no checkpoint fit: {stderr}");
     for checkpoint in &written {

@@ -1,9 +1,12 @@
 //! `cargo xtask ci`: the CI pipeline, run by `.ci/run` and by hand before pushing.
 //!
-//! One build serves every step: clippy and the tests compile the whole workspace once, with the
-//! backend features (`tch,wgpu`), so the flex tests, the libtorch and wgpu parity tests and the
-//! CLI's end-to-end tests share one compile of burn and polars (CI measured 53 of its 83 minutes
-//! in a second, feature-changed build before this).
+//! One build serves every step: the workspace compiles once, with the backend features
+//! (`tch,wgpu`), so the flex tests, the libtorch and wgpu parity tests and the CLI's end-to-end
+//! tests share one compile of burn and polars (CI measured 53 of its 83 minutes in a second,
+//! feature-changed build before this). Clippy lints inside that build: `clippy-driver`, the compiler
+//! `cargo clippy` runs, is the test build's compiler for the workspace's own crates
+//! (`RUSTC_WORKSPACE_WRAPPER`, as `cargo clippy` sets it), so the dependencies are not compiled a
+//! second time in check mode (21.5 of CI's 76 minutes from an empty cache before this).
 //!
 //! Steps, in order, failing fast:
 //!
@@ -11,11 +14,14 @@
 //! 2. `torch` — PyPI torch 2.9.0 in the cache ([`torch::ensure_torch`]), the libtorch that the
 //!    `tch` feature links against
 //! 3. `fixtures` — the pretrained checkpoint, as `cargo xtask fixtures` ([`fixtures::ensure_minilm`])
-//! 4. `clippy` — `cargo clippy --workspace --all-targets --features <backends> -- -D warnings`
-//! 5. `test` — `cargo test --workspace --features <backends>` with `BERTFIT_MINILM_DIR` set to
-//!    that checkpoint and `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never
-//!    be skipped here. `tests/backends.rs` runs libtorch and wgpu (Vulkan; Mesa's lavapipe,
-//!    which `.ci/run` installs) against `transformers` and flex.
+//! 4. `build` — `cargo test --workspace --all-targets --features <backends> --no-run --timings`
+//!    under clippy with `-D warnings`: every lint `cargo clippy --all-targets` reports fails it.
+//!    The timings report is `$CARGO_TARGET_DIR/cargo-timings/cargo-timing.html`.
+//! 5. `test` — `cargo test --workspace --features <backends>` (the same compiler settings, so
+//!    nothing is rebuilt) with `BERTFIT_MINILM_DIR` set to that checkpoint and
+//!    `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never be skipped here.
+//!    `tests/backends.rs` runs libtorch and wgpu (Vulkan; Mesa's lavapipe, which `.ci/run`
+//!    installs) against `transformers` and flex.
 //!
 //! Each step is announced with a header and reports its own time; a table of all step times and the
 //! total wall time closes the run, whether it passed or not.
@@ -50,7 +56,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
         command
     };
 
-    let total = 3 + if args.skip_lint { 0 } else { 2 };
+    let total = 4 + usize::from(!args.skip_lint);
     let mut report = Report::new(total);
     if !args.skip_lint {
         report.step("fmt", || {
@@ -59,31 +65,86 @@ pub fn run(args: &CiArgs) -> Result<()> {
     }
     let torch = report.step("torch", torch::ensure_torch)?;
     let minilm = report.step("fixtures", fixtures::ensure_minilm)?;
-    if !args.skip_lint {
-        report.step("clippy", || {
-            let mut clippy = cargo(&[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--features",
-                BACKEND_FEATURES,
-                "--",
-                "-D",
-                "warnings",
-            ]);
-            torch.apply(&mut clippy);
-            run_command(clippy)
-        })?;
-    }
+    let clippy = if args.skip_lint {
+        None
+    } else {
+        Some(Clippy::locate(&root)?)
+    };
+    let compiler = |command: &mut Command| {
+        torch.apply(command);
+        if let Some(clippy) = &clippy {
+            clippy.apply(command);
+        }
+    };
+    report.step("build", || {
+        let mut build = cargo(&[
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            BACKEND_FEATURES,
+            "--no-run",
+            "--timings",
+        ]);
+        compiler(&mut build);
+        run_command(build)
+    })?;
     report.step("test", || {
         let mut test = cargo(&["test", "--workspace", "--features", BACKEND_FEATURES]);
-        torch.apply(&mut test);
+        compiler(&mut test);
         test.env("BERTFIT_MINILM_DIR", &minilm)
             .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
         run_command(test)
     })?;
     report.summary();
     Ok(())
+}
+
+/// Clippy as the compiler of the workspace's own crates, the way `cargo clippy` runs it, with
+/// `-D warnings`: dependencies are compiled by rustc as usual, and a lint fails the crate's build.
+struct Clippy {
+    /// `clippy-driver` of the toolchain that builds the workspace.
+    driver: PathBuf,
+}
+
+impl Clippy {
+    /// `clippy-driver` in the sysroot of the toolchain pinned for `root`.
+    fn locate(root: &Path) -> Result<Self> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+        let output = Command::new(&rustc)
+            .current_dir(root)
+            .args(["--print", "sysroot"])
+            .output()
+            .context("running `rustc --print sysroot`")?;
+        if !output.status.success() {
+            bail!("`rustc --print sysroot` failed ({})", output.status);
+        }
+        let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        let driver = sysroot
+            .join("bin")
+            .join(format!("clippy-driver{}", std::env::consts::EXE_SUFFIX));
+        if !driver.is_file() {
+            bail!(
+                "{} is missing: install clippy with `rustup component add clippy` (rust-toolchain.toml lists it)",
+                driver.display()
+            );
+        }
+        Ok(Self { driver })
+    }
+
+    /// Makes `command` (a cargo build) lint the workspace's crates as it compiles them.
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("RUSTC_WORKSPACE_WRAPPER", &self.driver)
+            .env("CLIPPY_ARGS", clippy_args(&["-D", "warnings"]));
+    }
+}
+
+/// `args` in the form `cargo clippy` hands them to `clippy-driver` (`CLIPPY_ARGS`).
+fn clippy_args(args: &[&str]) -> String {
+    args.iter()
+        .map(|arg| format!("{arg}__CLIPPY_HACKERY__"))
+        .collect()
 }
 
 /// The workspace root: the parent of this crate's manifest directory. Prefers the value cargo
@@ -206,6 +267,46 @@ mod tests {
     #[test]
     fn seconds_has_one_decimal() {
         assert_eq!(seconds(Duration::from_millis(12_345)), "12.3s");
+    }
+
+    /// A scratch crate with `lib`, built by cargo with [`Clippy::apply`] into its own target dir.
+    fn build_under_clippy(lib: &str) -> Result<std::process::Output> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+        )?;
+        std::fs::create_dir(dir.path().join("src"))?;
+        std::fs::write(dir.path().join("src/lib.rs"), lib)?;
+        let root = workspace_root()?;
+        let clippy = Clippy::locate(&root)?;
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(dir.path())
+            .args(["build", "--offline", "--quiet"])
+            .env("CARGO_TARGET_DIR", dir.path().join("target"));
+        clippy.apply(&mut build);
+        let output = build.output()?;
+        let built = dir.path().join("target/debug/libscratch.rlib").is_file();
+        Ok(std::process::Output {
+            status: output.status,
+            stdout: if built { b"built".to_vec() } else { Vec::new() },
+            stderr: output.stderr,
+        })
+    }
+
+    #[test]
+    fn the_build_fails_on_a_clippy_lint_and_compiles_clean_code() -> Result<()> {
+        let linted = build_under_clippy("pub fn len(v: &Vec<u8>) -> usize { v.len() }\n")?;
+        let stderr = String::from_utf8_lossy(&linted.stderr);
+        assert!(!linted.status.success(), "a clippy lint passed: {stderr}");
+        assert!(stderr.contains("clippy::ptr_arg"), "{stderr}");
+        let clean = build_under_clippy("pub fn len(v: &[u8]) -> usize { v.len() }\n")?;
+        let stderr = String::from_utf8_lossy(&clean.stderr);
+        assert!(clean.status.success(), "{stderr}");
+        assert_eq!(clean.stdout, b"built", "no rlib was written");
+        Ok(())
     }
 
     #[test]

@@ -188,7 +188,11 @@ impl<M: Module> Checkpoint<'_, M> {
         });
         if let Err(err) = written {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(err);
+            return Err(TrainError::WriteFailed {
+                what: "checkpoint",
+                dir: dir.to_path_buf(),
+                source: Box::new(err),
+            });
         }
         pause_point("checkpoint:commit");
         if dir.exists() {
@@ -277,7 +281,13 @@ pub(crate) fn commit_model<T: Task>(
     output_dir: &Path,
 ) -> Result<()> {
     pause_point("final:model");
-    commit_files(output_dir, |tmp| save_model(task, model, config, tmp))
+    commit_files(output_dir, |tmp| save_model(task, model, config, tmp)).map_err(|err| {
+        TrainError::WriteFailed {
+            what: "the final model into",
+            dir: output_dir.to_path_buf(),
+            source: Box::new(err),
+        }
+    })
 }
 
 /// Writes files into `dir` without ever leaving a half-written one there: `write` fills a fresh
@@ -345,6 +355,41 @@ pub(crate) struct Restored<M> {
     pub optimizer: ModuleOptimizer,
     /// The progress.
     pub state: TrainerState,
+}
+
+/// The `TrainingConfig` fields that set a run's length.
+const LENGTH_SETTINGS: [&str; 5] = [
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "dataloader_drop_last",
+];
+
+/// `(field, checkpoint's value, config's value)` for each setting of the run's length that
+/// differs between the checkpoint in `dir` (its `training_config.json`) and `config`; empty when
+/// they agree or the checkpoint's config cannot be read.
+pub(crate) fn length_settings_changed(
+    dir: &Path,
+    config: &TrainingConfig,
+) -> Vec<(String, String, String)> {
+    let read = std::fs::read(dir.join(files::TRAINING_CONFIG))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let (Some(then), Ok(now)) = (read, serde_json::to_value(config)) else {
+        return Vec::new();
+    };
+    LENGTH_SETTINGS
+        .iter()
+        .filter(|key| then[**key] != now[**key])
+        .map(|key| {
+            (
+                key.to_string(),
+                then[*key].to_string(),
+                now[*key].to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Reads the checkpoint in `dir` onto `device`; `optimizer` builds the optimizer (its parameter

@@ -86,6 +86,39 @@ pub enum TrainError {
         /// What failed.
         message: String,
     },
+    /// A checkpoint from a run of another length: its step count differs from this run's.
+    #[error(
+        "cannot resume from {}: it belongs to a run of {checkpoint_steps} steps but this configuration and data make {steps}; {}",
+        checkpoint.display(),
+        resume_mismatch_fix(changed)
+    )]
+    ResumeMismatch {
+        /// The checkpoint directory.
+        checkpoint: PathBuf,
+        /// The checkpoint's run length (`max_steps` of its `trainer_state.json`).
+        checkpoint_steps: usize,
+        /// This run's length.
+        steps: usize,
+        /// The settings that set the length and differ from the checkpoint's
+        /// `training_config.json`: `(field, the checkpoint's value, this run's)`. Empty when
+        /// they agree, so that the training set's size is what changed.
+        changed: Vec<(String, String, String)>,
+    },
+    /// Writing a checkpoint or the final model failed part way (a full disk, permissions): the
+    /// half-written copy is removed, and what was written before it is intact.
+    #[error(
+        "cannot write {what} {}; the checkpoints written before it are intact",
+        dir.display()
+    )]
+    WriteFailed {
+        /// `"checkpoint"`, or `"the final model into"`.
+        what: &'static str,
+        /// The checkpoint or output directory.
+        dir: PathBuf,
+        /// The failure, naming the file.
+        #[source]
+        source: Box<TrainError>,
+    },
     /// A checkpoint to resume from is missing or incomplete.
     #[error("cannot resume from {}: {message}", path.display())]
     Checkpoint {
@@ -130,3 +163,16 @@ pub enum TrainError {
 
 /// `Result` with [`TrainError`].
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+/// The fix of a [`TrainError::ResumeMismatch`]: the differing settings, or the data.
+fn resume_mismatch_fix(changed: &[(String, String, String)]) -> String {
+    if changed.is_empty() {
+        return "the settings agree, so the training set's size changed: resume with the same data"
+            .into();
+    }
+    let list: Vec<String> = changed
+        .iter()
+        .map(|(field, then, now)| format!("{field} was {then} and is {now}"))
+        .collect();
+    format!("{}; resume with the checkpoint's values", list.join(", "))
+}

@@ -16,7 +16,7 @@
 //! seeds it before every micro-batch, so two trainings running concurrently in one process
 //! perturb each other's dropout masks (and lose bit-exact reproducibility, not correctness).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -143,29 +143,27 @@ impl Trainer {
             .max_length
             .unwrap_or_else(|| task.max_length(&model));
         let output_dir = &self.config.output_dir;
-        if !output_dir.exists() {
-            // A resume with nothing to resume from fails before anything is created.
-            resume.checkpoint(output_dir)?;
-        }
+        // A resume with nothing to resume from fails before anything is created.
+        let found = if output_dir.exists() {
+            None
+        } else {
+            Some(resume.checkpoint(output_dir)?)
+        };
         std::fs::create_dir_all(output_dir).map_err(|source| TrainError::Io {
             path: output_dir.clone(),
             source,
         })?;
         let lock = OutputDirLock::acquire(output_dir)?;
         checkpoint::remove_leftovers(output_dir)?;
-        let (mut run, model) = Run::start(self, task, plan, max_length, model, &resume)?;
+        let checkpoint = match found {
+            Some(checkpoint) => checkpoint,
+            None => resume.checkpoint(output_dir)?,
+        };
+        let (mut run, model) = Run::start(self, task, plan, max_length, model, checkpoint, lock)?;
         if self.config.caches_features() {
             run.extract_features(&model, train, eval)?;
         }
-        let mut output = run.train(model, train, eval)?;
-        // A run stopped by the interruption hook lets go of the directory, as a killed one would.
-        let state = &output.state;
-        let interrupted =
-            self.stop_after_step == Some(state.global_step) && state.global_step < state.max_steps;
-        if !interrupted {
-            output.output_dir_lock = Some(lock);
-        }
-        Ok(output)
+        run.train(model, train, eval)
     }
 
     /// Scores `model` on `data` with the config's evaluation batching
@@ -314,6 +312,9 @@ struct Run<'a, T: Task> {
     best_evaluation: Option<(usize, T::Evaluation)>,
     /// Feature extraction's cache, when the run has one.
     cache: Option<FeatureCache>,
+    /// The output directory's lock: handed to the caller with a finished run's output, let go
+    /// of by an interrupted one, as a killed process's would be.
+    lock: OutputDirLock,
 }
 
 /// The frozen encoder's head inputs of the training and evaluation sets
@@ -325,14 +326,15 @@ struct FeatureCache {
 
 impl<'a, T: Task> Run<'a, T> {
     /// Moves `model` to the autodiff device, or replaces it (and the optimizer and progress)
-    /// with the checkpoint `resume` names; opens the metrics log and the progress bar.
+    /// with `checkpoint`'s; opens the metrics log and the progress bar.
     fn start(
         trainer: &'a Trainer,
         task: &'a T,
         plan: Plan,
         max_length: usize,
         model: T::Model,
-        resume: &Resume,
+        checkpoint: Option<PathBuf>,
+        lock: OutputDirLock,
     ) -> Result<(Self, T::Model)> {
         let c = &trainer.config;
         let device = trainer.device.clone().autodiff();
@@ -351,7 +353,7 @@ impl<'a, T: Task> Run<'a, T> {
             max_steps: plan.total_steps,
             ..TrainerState::default()
         };
-        if let Some(dir) = resume.checkpoint(&c.output_dir)? {
+        if let Some(dir) = checkpoint {
             let restored = Self::restore(trainer, task, plan, &dir, &model, &device)?;
             (model, optimizer, state) = (restored.model, restored.optimizer, restored.state);
         }
@@ -408,6 +410,7 @@ impl<'a, T: Task> Run<'a, T> {
             last_evaluation: None,
             best_evaluation: None,
             cache: None,
+            lock,
         };
         Ok((run, model))
     }
@@ -425,12 +428,11 @@ impl<'a, T: Task> Run<'a, T> {
         checkpoint::check_freezing(dir, c)?;
         let restored = checkpoint::load(task, current, c, dir, device, |m| trainer.optimizer(m))?;
         if restored.state.max_steps != plan.total_steps {
-            return Err(TrainError::Checkpoint {
-                path: dir.to_path_buf(),
-                message: format!(
-                    "it belongs to a run of {} steps but this configuration and data make {}; resume with the same config and data",
-                    restored.state.max_steps, plan.total_steps
-                ),
+            return Err(TrainError::ResumeMismatch {
+                checkpoint: dir.to_path_buf(),
+                checkpoint_steps: restored.state.max_steps,
+                steps: plan.total_steps,
+                changed: checkpoint::length_settings_changed(dir, c),
             });
         }
         Ok(restored)
@@ -823,7 +825,8 @@ impl<'a, T: Task> Run<'a, T> {
         }
     }
 
-    /// The output of a run stopped by the interruption hook: no summary, no final save.
+    /// The output of a run stopped by the interruption hook: no summary, no final save, and the
+    /// lock let go of with `self`.
     fn interrupted(self, model: T::Model) -> TrainOutput<T::Model, T::Evaluation> {
         self.progress.finish();
         TrainOutput {
@@ -857,7 +860,7 @@ impl<'a, T: Task> Run<'a, T> {
             state: self.state,
             metrics,
             evaluation,
-            output_dir_lock: None,
+            output_dir_lock: Some(self.lock),
         })
     }
 

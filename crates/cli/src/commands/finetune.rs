@@ -336,54 +336,78 @@ fn training_config(args: &FinetuneArgs) -> Result<TrainingConfig> {
     Ok(c)
 }
 
-/// `TrainingConfig` fields and the flags that set them.
-const FLAGS_OF_FIELDS: &[(&str, &str)] = &[
-    (
-        "per_device_train_batch_size",
-        "--per-device-train-batch-size",
-    ),
-    ("per_device_eval_batch_size", "--per-device-eval-batch-size"),
-    (
-        "gradient_accumulation_steps",
-        "--gradient-accumulation-steps",
-    ),
-    ("load_best_model_at_end", "--load-best-model-at-end"),
-    ("early_stopping_patience", "--early-stopping-patience"),
-    ("metric_for_best_model", "--metric-for-best-model"),
-    ("freeze_embeddings", "--freeze-embeddings"),
-    ("num_train_epochs", "--num-train-epochs"),
-    ("save_total_limit", "--save-total-limit"),
-    ("group_by_length", "--group-by-length"),
-    ("eval_strategy", "--eval-strategy"),
-    ("save_strategy", "--save-strategy"),
-    ("learning_rate", "--learning-rate"),
-    ("max_grad_norm", "--max-grad-norm"),
-    ("logging_steps", "--logging-steps"),
-    ("weight_decay", "--weight-decay"),
-    ("warmup_ratio", "--warmup-ratio"),
-    ("warmup_steps", "--warmup-steps"),
-    ("train_layers", "--train-layers"),
-    ("eval_steps", "--eval-steps"),
-    ("save_steps", "--save-steps"),
-    ("max_length", "--max-length"),
-    ("max_steps", "--max-steps"),
-    ("lora", "--lora-r"),
-];
+/// `(field, flag)` for every `TrainingConfig` field a `finetune` flag sets: the flags are named
+/// after the fields (HF's `TrainingArguments` keys), read from the parser itself so that no flag
+/// can be renamed without its errors following; the LoRA settings are `--lora-r` and company.
+fn flags_of_fields() -> Vec<(String, String)> {
+    let command = FinetuneArgs::augment_args(clap::Command::new("finetune"));
+    let mut pairs: Vec<(String, String)> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .map(|long| (long.replace('-', "_"), format!("--{long}")))
+        .chain([("lora".to_string(), "--lora-r".to_string())])
+        .collect();
+    // Longest first, so that a field never has its tail replaced as a shorter field's name.
+    pairs.sort_by_key(|(field, _)| std::cmp::Reverse(field.len()));
+    pairs
+}
 
 /// A config error in the flags' terms: `per_device_train_batch_size` must be at least 1 →
 /// --per-device-train-batch-size must be at least 1.
 fn in_flag_terms(err: TrainError) -> anyhow::Error {
+    if let TrainError::ResumeMismatch {
+        checkpoint,
+        checkpoint_steps,
+        steps,
+        changed,
+    } = &err
+    {
+        return resume_mismatch_in_flag_terms(checkpoint, *checkpoint_steps, *steps, changed);
+    }
     let TrainError::InvalidConfig { field, message } = &err else {
         return err.into();
     };
-    let Some((_, flag)) = FLAGS_OF_FIELDS.iter().find(|(f, _)| f == field) else {
+    let pairs = flags_of_fields();
+    let Some((_, flag)) = pairs.iter().find(|(f, _)| f == field) else {
         return err.into();
     };
     let mut message = message.clone();
-    for (field, flag) in FLAGS_OF_FIELDS.iter().filter(|(f, _)| f.contains('_')) {
-        message = message.replace(field, flag);
+    for (field, flag) in pairs.iter().filter(|(f, _)| f.contains('_')) {
+        message = message.replace(field.as_str(), flag);
     }
     anyhow::anyhow!("{flag} {message}")
+}
+
+/// A `--resume` of a run of another length, with the flags that differ from the checkpoint's.
+fn resume_mismatch_in_flag_terms(
+    checkpoint: &Path,
+    checkpoint_steps: usize,
+    steps: usize,
+    changed: &[(String, String, String)],
+) -> anyhow::Error {
+    let pairs = flags_of_fields();
+    let flag = |field: &str| {
+        pairs
+            .iter()
+            .find(|(f, _)| f == field)
+            .map_or_else(|| field.to_string(), |(_, flag)| flag.clone())
+    };
+    let fix = if changed.is_empty() {
+        "the flags that set its length agree, so the training data changed: resume with the same --dataset and --train-size".to_string()
+    } else {
+        let list: Vec<String> = changed
+            .iter()
+            .map(|(field, then, now)| format!("{} was {then} and is {now}", flag(field)))
+            .collect();
+        format!(
+            "{}; resume with the values it was started with",
+            list.join(", ")
+        )
+    };
+    anyhow::anyhow!(
+        "--resume: {} belongs to a run of {checkpoint_steps} steps but these flags and data make {steps}; {fix}",
+        checkpoint.display()
+    )
 }
 
 /// Refuses to overwrite finished work unless asked to.
@@ -551,7 +575,9 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
         Resume::No
     };
     // The trainer holds --output-dir's lock (in `output`) until the files below are written.
-    let output = trainer.train(model, &train, Some(&eval), resume)?;
+    let output = trainer
+        .train(model, &train, Some(&eval), resume)
+        .map_err(in_flag_terms)?;
 
     // The last (or, with --load-best-model-at-end, the best) epoch's evaluation is of the saved
     // model already; evaluate again only when this process made none of it (e.g. after --resume).
@@ -579,4 +605,43 @@ pub fn run(args: &FinetuneArgs) -> Result<()> {
     println!("{}", evaluation.report.table(&label_names));
     println!("saved to {}", args.output_dir.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_flags_that_set_the_fields() {
+        let err = in_flag_terms(TrainError::InvalidConfig {
+            field: "per_device_train_batch_size".into(),
+            message: "must be at least 1 (as gradient_accumulation_steps)".into(),
+        });
+        assert_eq!(
+            err.to_string(),
+            "--per-device-train-batch-size must be at least 1 (as --gradient-accumulation-steps)"
+        );
+        let lora = in_flag_terms(TrainError::InvalidConfig {
+            field: "lora".into(),
+            message: "is set together with train_layers / freeze_embeddings".into(),
+        });
+        assert_eq!(
+            lora.to_string(),
+            "--lora-r is set together with --train-layers / --freeze-embeddings"
+        );
+    }
+
+    #[test]
+    fn a_resume_of_another_length_names_the_flags_that_changed() {
+        let err = in_flag_terms(TrainError::ResumeMismatch {
+            checkpoint: PathBuf::from("run/checkpoint-4"),
+            checkpoint_steps: 4,
+            steps: 8,
+            changed: vec![("num_train_epochs".into(), "1.0".into(), "2.0".into())],
+        });
+        assert_eq!(
+            err.to_string(),
+            "--resume: run/checkpoint-4 belongs to a run of 4 steps but these flags and data make 8; --num-train-epochs was 1.0 and is 2.0; resume with the values it was started with"
+        );
+    }
 }
