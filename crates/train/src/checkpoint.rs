@@ -373,10 +373,8 @@ pub(crate) fn length_settings_changed(
     dir: &Path,
     config: &TrainingConfig,
 ) -> Vec<(String, String, String)> {
-    let read = std::fs::read(dir.join(files::TRAINING_CONFIG))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-    let (Some(then), Ok(now)) = (read, serde_json::to_value(config)) else {
+    let read = read_json::<serde_json::Value>(&dir.join(files::TRAINING_CONFIG));
+    let (Ok(then), Ok(now)) = (read, serde_json::to_value(config)) else {
         return Vec::new();
     };
     LENGTH_SETTINGS
