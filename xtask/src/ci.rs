@@ -269,7 +269,6 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(12_345)), "12.3s");
     }
 
-    /// A scratch crate with `lib`, built by cargo with [`Clippy::apply`] into its own target dir.
     /// What a scratch crate's build under `Clippy` gave.
     struct ScratchBuild {
         /// Whether cargo exited successfully.
@@ -280,6 +279,7 @@ mod tests {
         stderr: String,
     }
 
+    /// A scratch crate with `lib`, built by cargo with [`Clippy::apply`] into its own target dir.
     fn build_under_clippy(lib: &str) -> Result<ScratchBuild> {
         let dir = tempfile::tempdir()?;
         std::fs::write(
