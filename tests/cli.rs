@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[cfg(feature = "hub")]
 #[path = "../crates/data/tests/support/mock_hub.rs"]
 mod mock_hub;
 
@@ -307,6 +308,7 @@ fn bad_input_fails_clearly_without_partial_outputs() {
     assert!(text(&run.stderr).contains("sideways"));
 }
 
+#[cfg(feature = "hub")]
 #[test]
 fn hub_model_ids_download_into_the_hf_cache() {
     let tmp = tempfile::tempdir().unwrap();
@@ -404,6 +406,84 @@ fn hub_model_ids_download_into_the_hf_cache() {
         stderr.contains("--preset demo") && stderr.contains("cannot reach"),
         "{stderr}"
     );
+}
+
+/// A build without the `hub` feature (`cargo xtask finetune --preset demo`'s): every request to
+/// the Hub says how to rebuild, nothing is written, and the Hugging Face cache still answers
+/// offline. Runs in a build without the feature: `cargo test -p bertfit-cli --no-default-features
+/// --test cli` (the default build runs `hub_model_ids_download_into_the_hf_cache` instead).
+#[cfg(not(feature = "hub"))]
+#[test]
+fn without_the_hub_feature_the_hub_is_refused_with_the_rebuild_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tiny_model_dir(tmp.path());
+    let data = write_reviews(tmp.path());
+    let out = tmp.path().join("out");
+    let rebuild = "cargo build --release -p bertfit-cli";
+    let cases: [(Vec<&str>, &str); 3] = [
+        (
+            vec![
+                "finetune",
+                "--model",
+                "bert-base-cased",
+                "--dataset",
+                data.to_str().unwrap(),
+            ],
+            "downloading model bert-base-cased",
+        ),
+        (
+            vec![
+                "finetune",
+                "--model",
+                local.to_str().unwrap(),
+                "--dataset",
+                "stanfordnlp/imdb",
+            ],
+            "downloading dataset stanfordnlp/imdb",
+        ),
+        (
+            vec!["push", local.to_str().unwrap(), "--repo-id", "me/tiny"],
+            "pushing to model repo me/tiny",
+        ),
+    ];
+    let hf_home = tmp.path().join("hf");
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "hf_test").unwrap();
+    let env: [(&str, &Path); 2] = [("HF_HOME", &hf_home), ("HF_TOKEN_PATH", &token)];
+    for (mut args, action) in cases {
+        if args[0] == "finetune" {
+            args.extend(["--output-dir", out.to_str().unwrap()]);
+        }
+        let run = bertfit_env(&args, &env);
+        assert!(!run.status.success(), "{args:?} succeeded");
+        let stderr = text(&run.stderr);
+        for needle in [action, "`hub` cargo feature", rebuild] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: {needle:?} not in {stderr}"
+            );
+        }
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+
+    // Offline, a model in the Hugging Face cache is used as with the Hub client.
+    let sha = "89abcdef0123456789abcdef0123456789abcdef";
+    let repo = hf_home.join("hub/models--bertfit-test--tiny-bert");
+    let snapshot = repo.join("snapshots").join(sha);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    for entry in std::fs::read_dir(&local).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, snapshot.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), sha).unwrap();
+    let offline: [(&str, &Path); 2] = [("HF_HOME", &hf_home), ("HF_HUB_OFFLINE", Path::new("1"))];
+    let run = bertfit_env(&["info", "bertfit-test/tiny-bert", "--json"], &offline);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let expected = bertfit(&["info", local.to_str().unwrap(), "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let expected: serde_json::Value = serde_json::from_slice(&expected.stdout).unwrap();
+    assert_eq!(info["parameters"], expected["parameters"]);
 }
 
 #[test]

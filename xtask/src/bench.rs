@@ -162,6 +162,7 @@ pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     let bertfit = finetune::build(
         backend,
         finetune::Profile::Release,
+        true,
         root,
         None,
         torch_env.as_ref(),
@@ -377,6 +378,7 @@ fn build_baseline(
     let built = finetune::build(
         backend,
         finetune::Profile::Release,
+        true,
         &src,
         Some(&target),
         torch,

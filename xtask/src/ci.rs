@@ -22,6 +22,9 @@
 //!    `BERTFIT_SKIP_REAL_WEIGHTS` removed, so tests on real weights can never be skipped here.
 //!    `tests/backends.rs` runs libtorch and wgpu (Vulkan; Mesa's lavapipe, which `.ci/run`
 //!    installs) against `transformers` and flex.
+//! 6. `no-hub` — `cargo test -p bertfit-hub --no-default-features`: the Hub crate without its
+//!    client, as the demo's binary has it (the cache answers offline; every request says how to
+//!    rebuild). A few small crates only.
 //!
 //! Each step is announced with a header and reports its own time; a table of all step times and the
 //! total wall time closes the run, whether it passed or not.
@@ -56,7 +59,7 @@ pub fn run(args: &CiArgs) -> Result<()> {
         command
     };
 
-    let total = 4 + usize::from(!args.skip_lint);
+    let total = 5 + usize::from(!args.skip_lint);
     let mut report = Report::new(total);
     if !args.skip_lint {
         report.step("fmt", || {
@@ -94,6 +97,11 @@ pub fn run(args: &CiArgs) -> Result<()> {
         compiler(&mut test);
         test.env("BERTFIT_MINILM_DIR", &minilm)
             .env_remove("BERTFIT_SKIP_REAL_WEIGHTS");
+        run_command(test)
+    })?;
+    report.step("no-hub", || {
+        let mut test = cargo(&["test", "-p", "bertfit-hub", "--no-default-features"]);
+        compiler(&mut test);
         run_command(test)
     })?;
     report.summary();

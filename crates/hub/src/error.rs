@@ -2,9 +2,7 @@
 
 use std::path::PathBuf;
 
-use hf_hub::HFError;
-
-use crate::options::{DEFAULT_ENDPOINT, HubOptions};
+use crate::options::DEFAULT_ENDPOINT;
 use crate::repo::{RepoId, RepoKind};
 
 /// What a token must allow for the request that was refused.
@@ -19,6 +17,26 @@ pub enum Access {
 /// What to do without a token, or with a refused one.
 pub const TOKEN_HINT: &str = "set HF_TOKEN to a token with write access \
      (https://huggingface.co/settings/tokens) or run `huggingface-cli login`";
+
+/// The Hub client's own error, the source of the request errors below: hf-hub's `HFError`.
+#[cfg(feature = "client")]
+pub type ClientError = hf_hub::HFError;
+
+/// The Hub client's own error; a build without the `client` feature has no client, so no value
+/// of it exists.
+#[cfg(not(feature = "client"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientError {}
+
+#[cfg(not(feature = "client"))]
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "client"))]
+impl std::error::Error for ClientError {}
 
 /// Everything that can go wrong talking to the Hub or reading its cache. hf-hub's own error
 /// stays reachable through [`source`](std::error::Error::source); a token never appears in a
@@ -43,6 +61,21 @@ pub enum HubError {
     InvalidEndpoint {
         /// The endpoint as given.
         endpoint: String,
+    },
+
+    /// A request to the Hub in a build without the Hub client (bertfit-hub's `client` feature,
+    /// which the `hub` feature of bertfit-data and bertfit-cli turns on).
+    #[error(
+        "{action} needs the Hugging Face Hub client, and this build of bertfit has none: it was \
+         compiled without the `hub` cargo feature (as `cargo xtask finetune --preset demo` builds \
+         it); rebuild with the default features, e.g. `cargo build --release -p bertfit-cli`{}",
+        if *download { ", or set HF_HUB_OFFLINE=1 to use what the Hugging Face cache holds" } else { "" }
+    )]
+    ClientNotBuilt {
+        /// What was asked ("downloading model bert-base-cased").
+        action: String,
+        /// Whether it was a download (which the cache can answer offline).
+        download: bool,
     },
 
     /// An upload without a token.
@@ -81,7 +114,7 @@ pub enum HubError {
         cause: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// The endpoint could not be reached and the cache lacks what was asked for.
@@ -121,7 +154,7 @@ pub enum HubError {
         revision: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// HTTP 401 or 403.
@@ -141,7 +174,7 @@ pub enum HubError {
         detail: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// A download was cut off half way.
@@ -156,7 +189,7 @@ pub enum HubError {
         cause: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// Any other HTTP error status.
@@ -174,7 +207,7 @@ pub enum HubError {
         hint: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// Anything else hf-hub reported: a malformed answer, a Xet transfer failure, a cache error.
@@ -190,7 +223,7 @@ pub enum HubError {
         cause: String,
         /// hf-hub's error.
         #[source]
-        source: Box<HFError>,
+        source: Box<ClientError>,
     },
 
     /// The repo lacks the files the caller needs.
@@ -257,149 +290,6 @@ impl HubError {
             Self::NotFound { .. } => Some(404),
             Self::Unauthorized { status, .. } | Self::Http { status, .. } => Some(*status),
             _ => None,
-        }
-    }
-}
-
-/// Where an hf-hub error happened, to turn it into a [`HubError`].
-pub(crate) struct Context<'a> {
-    pub options: &'a HubOptions,
-    pub repo: &'a RepoId,
-    pub kind: RepoKind,
-    pub access: Access,
-    /// What was being done, for messages ("creating the repo").
-    pub step: &'a str,
-    /// The URL requested, when hf-hub's error does not say.
-    pub url: &'a str,
-    /// Whether the request was a content download (a cut-off body is then an interruption).
-    pub download: bool,
-}
-
-/// The root cause of `error` (its innermost source), in words, without the token; the whole
-/// chain stays reachable through `source()`.
-fn cause_of(error: &(dyn std::error::Error + 'static), options: &HubOptions) -> String {
-    let mut root = error;
-    while let Some(next) = root.source() {
-        root = next;
-    }
-    options.redact(&root.to_string())
-}
-
-/// Whether `error` means the endpoint could not be reached at all.
-pub(crate) fn is_unreachable(error: &HFError) -> bool {
-    match error {
-        HFError::Request { source, .. } => source.is_connect() || source.is_timeout(),
-        _ => false,
-    }
-}
-
-impl Context<'_> {
-    pub(crate) fn error(&self, error: HFError) -> HubError {
-        let options = self.options;
-        let detail_of = |message: &Option<String>| {
-            message
-                .as_deref()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!(" ({})", options.redact(m)))
-                .unwrap_or_default()
-        };
-        let (status, url, detail) = match &error {
-            HFError::AuthRequired { context } => {
-                (401, context.url.clone(), detail_of(&context.server_message))
-            }
-            HFError::Forbidden { context } => {
-                (403, context.url.clone(), detail_of(&context.server_message))
-            }
-            HFError::RepoNotFound { context, .. }
-            | HFError::RevisionNotFound { context, .. }
-            | HFError::EntryNotFound { context, .. } => (
-                404,
-                context
-                    .as_ref()
-                    .map_or_else(|| self.url.to_string(), |c| c.url.clone()),
-                String::new(),
-            ),
-            HFError::Http { context }
-            | HFError::Conflict { context }
-            | HFError::RateLimited { context, .. } => (
-                context.status.as_u16(),
-                context.url.clone(),
-                detail_of(&context.server_message),
-            ),
-            HFError::Request { source, url } => {
-                let url = url.clone().unwrap_or_else(|| self.url.to_string());
-                let cause = cause_of(source, options);
-                let source = Box::new(error);
-                if is_unreachable(&source) {
-                    return HubError::Unreachable {
-                        endpoint: options.endpoint.clone(),
-                        url,
-                        cause,
-                        source,
-                    };
-                }
-                if self.download {
-                    return HubError::Interrupted { url, cause, source };
-                }
-                return HubError::Request {
-                    step: format!("{} ({url})", self.step),
-                    endpoint: options.endpoint.clone(),
-                    cause,
-                    source,
-                };
-            }
-            HFError::Io(_) if self.download => {
-                let cause = cause_of(&error, options);
-                return HubError::Interrupted {
-                    url: self.url.to_string(),
-                    cause,
-                    source: Box::new(error),
-                };
-            }
-            _ => {
-                let cause = cause_of(&error, options);
-                return HubError::Request {
-                    step: self.step.to_string(),
-                    endpoint: options.endpoint.clone(),
-                    cause,
-                    source: Box::new(error),
-                };
-            }
-        };
-        let source = Box::new(error);
-        match status {
-            404 => HubError::NotFound {
-                url,
-                repo: self.repo.clone(),
-                kind: self.kind,
-                revision: options.revision.clone(),
-                source,
-            },
-            401 | 403 => HubError::Unauthorized {
-                url,
-                repo: self.repo.clone(),
-                kind: self.kind,
-                status,
-                access: self.access,
-                detail,
-                source,
-            },
-            _ => HubError::Http {
-                step: self.step.to_string(),
-                url,
-                status,
-                detail,
-                hint: match status {
-                    413 => "the Hub refused the request as too large".to_string(),
-                    429 => "rate-limited by the Hub; wait a little and try again".to_string(),
-                    500..=599 => "the Hub had a server error; try again later".to_string(),
-                    _ => format!(
-                        "unexpected answer; is HF_ENDPOINT ({}) a Hugging Face Hub?",
-                        options.endpoint
-                    ),
-                },
-                source,
-            },
         }
     }
 }

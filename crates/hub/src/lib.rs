@@ -37,6 +37,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "client")]
+mod client;
 mod download;
 mod error;
 mod options;
@@ -44,7 +46,7 @@ mod repo;
 mod upload;
 
 pub use download::{Hub, Listing, Origin, Snapshot, cached_snapshot};
-pub use error::{Access, HubError, Result, TOKEN_HINT};
+pub use error::{Access, ClientError, HubError, Result, TOKEN_HINT};
 pub use options::{DEFAULT_ENDPOINT, HubOptions};
 pub use repo::{RepoId, RepoKind};
 pub use upload::{Content, PushRequest, PushSummary, PushedFile, UploadFile, UploadMode};

@@ -105,6 +105,7 @@ impl HubOptions {
     }
 
     /// `text` with the token replaced by `<redacted>`, for anything a server sent back.
+    #[cfg(any(feature = "client", test))]
     pub(crate) fn redact(&self, text: &str) -> String {
         match &self.token {
             Some(token) if !token.is_empty() => text.replace(token.as_str(), "<redacted>"),

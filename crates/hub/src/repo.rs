@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use hf_hub::RepoTypeAny;
-
 use crate::error::HubError;
 
 /// Longest repo name the Hub accepts.
@@ -25,13 +23,6 @@ impl RepoKind {
         match self {
             Self::Model => "models",
             Self::Dataset => "datasets",
-        }
-    }
-
-    pub(crate) fn any(self) -> RepoTypeAny {
-        match self {
-            Self::Model => RepoTypeAny::Model,
-            Self::Dataset => RepoTypeAny::Dataset,
         }
     }
 }

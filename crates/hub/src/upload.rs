@@ -18,20 +18,15 @@
 //! reports (hf-hub computes them but does not return them), and reading which files went through
 //! Xet and how many bytes were sent from hf-hub's progress events.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use hf_hub::progress::{ProgressEvent, ProgressHandler, UploadEvent};
-use hf_hub::repository::CommitOperation;
-use hf_hub::{HFError, RepoTypeModel};
 use sha2::{Digest, Sha256};
 
 use crate::download::Hub;
-use crate::error::{Access, Context, HubError, Result};
-use crate::repo::{RepoId, RepoKind};
+use crate::error::{HubError, Result};
+use crate::repo::RepoId;
 
 /// Where a file's bytes are.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,13 +100,6 @@ impl UploadFile {
             content: Content::Memory(bytes),
         }
     }
-
-    fn operation(&self) -> CommitOperation {
-        match &self.content {
-            Content::Disk(path) => CommitOperation::add_file(&self.path_in_repo, path),
-            Content::Memory(bytes) => CommitOperation::add_bytes(&self.path_in_repo, bytes.clone()),
-        }
-    }
 }
 
 /// What to push.
@@ -177,42 +165,10 @@ pub struct PushSummary {
     pub bytes_sent: u64,
 }
 
-/// What hf-hub's progress events told about a commit.
-#[derive(Debug, Default)]
-struct Observed {
-    /// Files that went through Xet.
-    xet_files: BTreeSet<String>,
-    /// Bytes Xet sent, after deduplication.
-    xet_bytes: u64,
-}
-
-struct Observer(Arc<Mutex<Observed>>);
-
-impl ProgressHandler for Observer {
-    fn on_progress(&self, event: &ProgressEvent) {
-        if let ProgressEvent::Upload(UploadEvent::Progress {
-            transfer_bytes_completed,
-            files,
-            ..
-        }) = event
-        {
-            let mut observed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            observed.xet_bytes = observed.xet_bytes.max(*transfer_bytes_completed);
-            observed
-                .xet_files
-                .extend(files.iter().map(|f| f.filename.clone()));
-        }
-    }
-}
-
 impl Hub {
     /// Creates the model repo if needed and commits the files to it. `progress` gets one line
     /// per step, for people.
-    pub fn push(
-        &self,
-        request: &PushRequest,
-        mut progress: impl FnMut(&str),
-    ) -> Result<PushSummary> {
+    pub fn push(&self, request: &PushRequest, progress: impl FnMut(&str)) -> Result<PushSummary> {
         let o = self.options();
         if o.token.as_deref().is_none_or(str::is_empty) {
             return Err(HubError::NoToken);
@@ -224,96 +180,16 @@ impl Hub {
                 reason: "no owner: write it as owner/name".to_string(),
             });
         }
-        let client = self.client()?;
-        let create_url = format!("{}/api/repos/create", o.endpoint);
-        let context = Context {
-            options: o,
-            repo,
-            kind: RepoKind::Model,
-            access: Access::Write,
-            step: "creating the repo",
-            url: &create_url,
+        self.commit(request, progress)
+    }
+
+    /// The Hub's part of [`push`](Self::push), in a build without the client: an error that says
+    /// how to get one.
+    #[cfg(not(feature = "client"))]
+    fn commit(&self, request: &PushRequest, _: impl FnMut(&str)) -> Result<PushSummary> {
+        Err(HubError::ClientNotBuilt {
+            action: format!("pushing to model repo {}", request.repo),
             download: false,
-        };
-        let created = match client
-            .create_repository()
-            .repo_id(&repo.to_string())
-            .repo_type(RepoTypeModel)
-            .private(request.private)
-            .send()
-        {
-            Ok(_) => true,
-            Err(HFError::Conflict { .. }) => false,
-            Err(e) => return Err(context.error(e)),
-        };
-        progress(&if created {
-            format!(
-                "created {} repo {repo}",
-                if request.private { "private" } else { "public" }
-            )
-        } else {
-            format!("repo {repo} exists")
-        });
-
-        progress(&format!(
-            "committing {} files to {repo}@{}",
-            request.files.len(),
-            request.revision
-        ));
-        let observed = Arc::new(Mutex::new(Observed::default()));
-        let commit_url = format!(
-            "{}/api/models/{repo}/commit/{}",
-            o.endpoint, request.revision
-        );
-        let context = Context {
-            step: "committing the files (preupload, Xet upload, commit)",
-            url: &commit_url,
-            ..context
-        };
-        let handle = client.model(repo.owner().unwrap_or(""), repo.name());
-        let info = handle
-            .create_commit()
-            .operations(request.files.iter().map(UploadFile::operation).collect())
-            .commit_message(request.message.clone())
-            .revision(request.revision.clone())
-            .progress(Observer(observed.clone()))
-            .send()
-            .map_err(|e| context.error(e))?;
-        let malformed = |what: &str| HubError::Request {
-            step: format!("committing to {repo}"),
-            endpoint: o.endpoint.clone(),
-            cause: format!("the commit answer of {commit_url} has no `{what}`"),
-            source: Box::new(HFError::malformed_response_at(what, commit_url.clone())),
-        };
-        let commit_oid = info.commit_oid.ok_or_else(|| malformed("commitOid"))?;
-        let commit_url = info.commit_url.ok_or_else(|| malformed("commitUrl"))?;
-
-        let observed = observed.lock().unwrap_or_else(PoisonError::into_inner);
-        let files: Vec<PushedFile> = request
-            .files
-            .iter()
-            .map(|f| PushedFile {
-                path: f.path_in_repo.clone(),
-                size: f.size,
-                mode: if observed.xet_files.contains(&f.path_in_repo) {
-                    UploadMode::Lfs
-                } else {
-                    UploadMode::Regular
-                },
-                sha256: f.sha256.clone(),
-            })
-            .collect();
-        let inline: u64 = files
-            .iter()
-            .filter(|f| f.mode == UploadMode::Regular)
-            .map(|f| f.size)
-            .sum();
-        Ok(PushSummary {
-            repo_created: created,
-            commit_url,
-            commit_oid,
-            files,
-            bytes_sent: inline + observed.xet_bytes,
         })
     }
 }
@@ -361,5 +237,39 @@ mod tests {
             err.contains("HF_TOKEN") && err.contains("huggingface-cli login"),
             "{err}"
         );
+    }
+
+    #[cfg(not(feature = "client"))]
+    #[test]
+    fn without_the_client_a_push_says_how_to_get_one() {
+        let hub = Hub::new(HubOptions {
+            token: Some("hf_x".to_string()),
+            ..HubOptions::from_lookup(|_| None)
+        });
+        let request = PushRequest {
+            repo: RepoId::parse("me/x").unwrap(),
+            private: false,
+            revision: "main".to_string(),
+            message: "m".to_string(),
+            files: Vec::new(),
+        };
+        let err = hub.push(&request, |_| {}).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HubError::ClientNotBuilt {
+                    download: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains("pushing to model repo me/x"), "{message}");
+        assert!(
+            message.contains("cargo build --release -p bertfit-cli"),
+            "{message}"
+        );
+        assert!(!message.contains("HF_HUB_OFFLINE"), "{message}");
     }
 }
