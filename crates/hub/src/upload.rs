@@ -218,6 +218,17 @@ mod tests {
         assert!(err.to_string().contains("nope"), "{err}");
     }
 
+    /// A push of nothing to `me/x`.
+    fn empty_push() -> PushRequest {
+        PushRequest {
+            repo: RepoId::parse("me/x").unwrap(),
+            private: false,
+            revision: "main".to_string(),
+            message: "m".to_string(),
+            files: Vec::new(),
+        }
+    }
+
     #[test]
     fn no_token_fails_before_any_request() {
         let hub = Hub::new(HubOptions {
@@ -225,13 +236,7 @@ mod tests {
             token: None,
             ..HubOptions::from_lookup(|_| None)
         });
-        let request = PushRequest {
-            repo: RepoId::parse("me/x").unwrap(),
-            private: false,
-            revision: "main".to_string(),
-            message: "m".to_string(),
-            files: Vec::new(),
-        };
+        let request = empty_push();
         let err = hub.push(&request, |_| {}).unwrap_err().to_string();
         assert!(
             err.contains("HF_TOKEN") && err.contains("huggingface-cli login"),
@@ -246,13 +251,7 @@ mod tests {
             token: Some("hf_x".to_string()),
             ..HubOptions::from_lookup(|_| None)
         });
-        let request = PushRequest {
-            repo: RepoId::parse("me/x").unwrap(),
-            private: false,
-            revision: "main".to_string(),
-            message: "m".to_string(),
-            files: Vec::new(),
-        };
+        let request = empty_push();
         let err = hub.push(&request, |_| {}).unwrap_err();
         assert!(
             matches!(
