@@ -1,7 +1,8 @@
 //! `cargo xtask finetune`: build the `bertfit` CLI with the chosen backend and run `bertfit
-//! finetune`. It builds with the dev profile, which trains at release speed and shares its
-//! dependency artifacts with the test build (Cargo.toml's profiles), so a fresh clone compiles
-//! burn and polars once for both.
+//! finetune`. It builds with the dev profile, which trains at release speed and has the test
+//! build's dependency settings (Cargo.toml's profiles), so what both compile with the same
+//! features is compiled once (the demo's build, without the Hub client, has other features of
+//! polars' stack).
 //!
 //! - No arguments: the seed notebook's recipe (`--preset seed`): `bert-base-cased` on IMDB,
 //!   `shuffle(seed=42).select(range(500))` of train and test, padding to max_length, 2 epochs,
@@ -267,8 +268,8 @@ fn default_device(backend: Backend) -> &'static str {
 /// The cargo profile a `bertfit` binary is built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// `dev`: the workspace's profile that shares the test build's dependency artifacts, at
-    /// release speed (see the profiles in Cargo.toml); what `cargo xtask finetune` runs.
+    /// `dev`: the workspace's profile with the test build's dependency settings, at release
+    /// speed (see the profiles in Cargo.toml); what `cargo xtask finetune` runs.
     Dev,
     /// `release`: what the benchmarks measure, comparable across revisions.
     Release,
