@@ -169,8 +169,23 @@ enum Kill {
     /// When the process announces it paused at this `BERTFIT_PAUSE_AT` point.
     At(&'static str),
     /// This long after the process reported its model loaded (`model: loaded …`), i.e. into
-    /// the training.
+    /// the training, or once it has written [`MAX_TIMED_STEPS`] more checkpoints, whichever
+    /// comes first.
     After(Duration),
+}
+
+/// The most checkpoints a timed kill lets a run write before it lands. The times are fractions
+/// of the uninterrupted run, which shares two cores with the other tests of this file and so
+/// can be several times slower than a resumed run: uncapped, a few timed kills could use up
+/// the steps the aimed kills after them need.
+const MAX_TIMED_STEPS: usize = 6;
+
+/// The step of the newest checkpoint in `out` (0 for none).
+fn newest_step(out: &Path) -> usize {
+    bertfit_train::list_checkpoints(out)
+        .unwrap_or_default()
+        .last()
+        .map_or(0, |(step, _)| *step)
 }
 
 /// Starts `args` (with `pause` armed), streaming its stderr lines into a channel.
@@ -193,19 +208,23 @@ fn spawn(args: &[String], pause: Option<&str>) -> (Child, mpsc::Receiver<String>
     (child, receive)
 }
 
-/// Runs `args` until `kill` lands (true) or the run ends by itself (false, with its stderr).
-fn run_and_kill(args: &[String], kill: Kill) -> Result<(), String> {
+/// Runs `args` (writing into `out`) until `kill` lands (true) or the run ends by itself
+/// (false, with its stderr).
+fn run_and_kill(args: &[String], out: &Path, kill: Kill) -> Result<(), String> {
     let pause = match kill {
         Kill::At(point) => Some(point),
         Kill::After(_) => None,
     };
+    let first_step = newest_step(out);
     let (mut child, lines) = spawn(args, pause);
     let started = Instant::now();
     let mut loaded: Option<Instant> = None;
     let mut stderr = String::new();
     let landed = loop {
         let wait = match (kill, loaded) {
-            (Kill::After(after), Some(loaded)) => after.saturating_sub(loaded.elapsed()),
+            (Kill::After(after), Some(loaded)) => after
+                .saturating_sub(loaded.elapsed())
+                .min(Duration::from_millis(10)),
             _ => Duration::from_millis(100),
         };
         match lines.recv_timeout(wait) {
@@ -221,8 +240,13 @@ fn run_and_kill(args: &[String], kill: Kill) -> Result<(), String> {
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                if matches!(kill, Kill::After(_)) && loaded.is_some() {
-                    break child.try_wait().unwrap().is_none();
+                if let (Kill::After(after), Some(loaded)) = (kill, loaded) {
+                    let due = loaded.elapsed() >= after
+                        || newest_step(out) >= first_step + MAX_TIMED_STEPS;
+                    if due {
+                        break child.try_wait().unwrap().is_none();
+                    }
+                    continue;
                 }
                 assert!(
                     started.elapsed() < Duration::from_secs(300),
@@ -407,7 +431,7 @@ fn a_run_killed_two_dozen_times_and_resumed_ends_bit_identical() {
     let mut landed = Vec::new();
     for (i, kill) in schedule.iter().enumerate() {
         let before = checkpoints(&out).last().cloned();
-        match run_and_kill(&with_resume(&args, &out), *kill) {
+        match run_and_kill(&with_resume(&args, &out), &out, *kill) {
             Ok(()) => landed.push(format!("{kill:?} after {before:?}")),
             Err(stderr) => panic!(
                 "kill {i} ({kill:?}) never landed: the run finished\n{stderr}\nlanded: {landed:#?}"
@@ -508,7 +532,7 @@ fn damaged_checkpoints_are_named_and_the_newest_intact_one_resumed() {
     std::fs::remove_dir_all(&out).unwrap();
 
     // Killed while writing checkpoint-10: checkpoints 7, 8 and 9 are kept (limit 3).
-    run_and_kill(&args, Kill::At("checkpoint:model@10")).unwrap();
+    run_and_kill(&args, &out, Kill::At("checkpoint:model@10")).unwrap();
     let kept: Vec<String> = checkpoints(&out)
         .iter()
         .map(|c| c.file_name().unwrap().to_string_lossy().into_owned())
@@ -546,7 +570,7 @@ fn damaged_checkpoints_are_named_and_the_newest_intact_one_resumed() {
 
     // Every checkpoint damaged: a clear error, and nothing written.
     std::fs::remove_dir_all(&out).unwrap();
-    run_and_kill(&args, Kill::At("checkpoint:model@4")).unwrap();
+    run_and_kill(&args, &out, Kill::At("checkpoint:model@4")).unwrap();
     for checkpoint in checkpoints(&out) {
         flip_a_byte(&checkpoint.join("model.safetensors"));
     }
