@@ -1029,7 +1029,7 @@ fn read_json(path: &Path) -> Result<Value> {
 
 /// The reference environment: the cached torch 2.9.0 environment of `cargo xtask torch`, with
 /// the pinned transformers and datasets added on first use.
-fn ensure_reference_python() -> Result<PathBuf> {
+pub(crate) fn ensure_reference_python() -> Result<PathBuf> {
     let env = torch::ensure_torch()?;
     let python = env.venv.join("bin/python");
     let check = format!(

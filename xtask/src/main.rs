@@ -16,6 +16,7 @@
 
 mod bench;
 mod bench_data;
+mod bench_serve;
 mod ci;
 mod finetune;
 mod fixtures;
@@ -86,6 +87,9 @@ enum Bench {
     Recipe(Box<bench::BenchArgs>),
     /// Every suite but `data`.
     All(Box<bench::BenchArgs>),
+    /// `bertfit serve` against transformers' pipeline on FastAPI/uvicorn: throughput, p50/p90/p99
+    /// and peak RSS at concurrency 1, 8, 32, 128, then 4x overload of `--max-concurrent-requests`.
+    Serve(bench_serve::BenchServeArgs),
     /// `bertfit-data` on 25 000 generated reviews: parquet / CSV / JSONL / aclImdb loading and
     /// `shuffle(42).select(0..500)`; `--python` adds pandas / `datasets` on the same files.
     Data(bench_data::BenchDataArgs),
@@ -116,6 +120,7 @@ fn main() -> Result<()> {
                 Some(Bench::Partial(args)) => bench::run(bench::Suite::Partial, &args, &root),
                 Some(Bench::Recipe(args)) => bench::run(bench::Suite::Recipe, &args, &root),
                 Some(Bench::Data(args)) => bench_data::run(&args),
+                Some(Bench::Serve(args)) => bench_serve::run(&args, &root),
             }
         }
     }

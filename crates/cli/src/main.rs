@@ -5,6 +5,8 @@
 mod commands;
 mod device;
 mod hub_model;
+#[cfg(feature = "serve")]
+mod serve;
 #[cfg(feature = "tch")]
 mod tch_adamw;
 
@@ -62,6 +64,11 @@ enum Command {
     /// results, metrics and a generated model card; not the checkpoints). Reads HF_TOKEN and
     /// HF_ENDPOINT.
     Push(commands::push::PushArgs),
+    /// Serve models over HTTP: TEI's POST /predict, the HF Inference API's POST / and
+    /// /models/NAME, GET /health, /info and /metrics (Prometheus). Stops on SIGTERM or Ctrl-C
+    /// after answering the requests in flight.
+    #[cfg(feature = "serve")]
+    Serve(Box<serve::ServeArgs>),
     /// Time one workload (train step, inference, tokenization) and print a JSON result: the
     /// Rust side of `cargo xtask bench`.
     Bench(commands::bench::BenchArgs),
@@ -150,5 +157,7 @@ fn run(command: Command) -> Result<()> {
         Command::Merge(args) => commands::merge::run(&args),
         Command::Push(args) => commands::push::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -24,6 +24,18 @@ pub enum PaddingStrategy {
     None,
 }
 
+/// Which end of a too-long sequence truncation removes tokens from, as a Hugging Face
+/// tokenizer's `truncation_side`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TruncationSide {
+    /// Keep the start, drop the end (HF's default).
+    #[default]
+    Right,
+    /// Keep the end, drop the start.
+    Left,
+}
+
 /// Padding, truncation and empty-text settings of a [`Tokenizer`](crate::Tokenizer).
 ///
 /// These replace whatever padding or truncation a loaded `tokenizer.json` has baked in.
@@ -49,6 +61,8 @@ pub struct TokenizerConfig {
     /// Whether to truncate to `max_length`; pairs use HF's `longest_first` strategy (tokens are
     /// removed one at a time from the longer of the two sequences).
     pub truncation: bool,
+    /// Which end truncation cuts.
+    pub truncation_side: TruncationSide,
     /// Whether empty or whitespace-only texts are encoded (as `[CLS] [SEP]`) instead of
     /// rejected with [`TokenizeError::EmptyText`](crate::TokenizeError::EmptyText).
     pub allow_empty: bool,
@@ -60,6 +74,7 @@ impl Default for TokenizerConfig {
             max_length: DEFAULT_MAX_LENGTH,
             padding: PaddingStrategy::MaxLength,
             truncation: true,
+            truncation_side: TruncationSide::Right,
             allow_empty: false,
         }
     }
@@ -87,6 +102,13 @@ impl TokenizerConfig {
         self
     }
 
+    /// Sets [`truncation_side`](Self::truncation_side).
+    #[must_use]
+    pub fn with_truncation_side(mut self, side: TruncationSide) -> Self {
+        self.truncation_side = side;
+        self
+    }
+
     /// Sets [`allow_empty`](Self::allow_empty).
     #[must_use]
     pub fn with_allow_empty(mut self, allow_empty: bool) -> Self {
@@ -106,6 +128,7 @@ mod tests {
         assert_eq!(c.max_length, 512);
         assert_eq!(c.padding, PaddingStrategy::MaxLength);
         assert!(c.truncation);
+        assert_eq!(c.truncation_side, TruncationSide::Right);
         assert!(!c.allow_empty);
     }
 
@@ -115,11 +138,12 @@ mod tests {
             .with_max_length(64)
             .with_padding(PaddingStrategy::None)
             .with_truncation(false)
+            .with_truncation_side(TruncationSide::Left)
             .with_allow_empty(true);
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(
             json,
-            r#"{"max_length":64,"padding":"none","truncation":false,"allow_empty":true}"#
+            r#"{"max_length":64,"padding":"none","truncation":false,"truncation_side":"left","allow_empty":true}"#
         );
         assert_eq!(serde_json::from_str::<TokenizerConfig>(&json).unwrap(), c);
 

@@ -42,7 +42,7 @@ mod error;
 mod options;
 mod tokenizer;
 
-pub use config::{DEFAULT_MAX_LENGTH, PaddingStrategy, TokenizerConfig};
+pub use config::{DEFAULT_MAX_LENGTH, PaddingStrategy, TokenizerConfig, TruncationSide};
 pub use encoding::{BatchEncoding, FlatBatch};
 pub use error::{Result, TokenizeError};
 pub use options::{BertOptions, SpecialTokens, TOKENIZER_CONFIG_FILE};

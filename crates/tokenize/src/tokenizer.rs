@@ -12,7 +12,7 @@ use tokenizers::{
     PostProcessor, TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
-use crate::config::{PaddingStrategy, TokenizerConfig};
+use crate::config::{PaddingStrategy, TokenizerConfig, TruncationSide};
 use crate::encoding::BatchEncoding;
 use crate::error::{Result, TokenizeError};
 use crate::options::{BertOptions, RawTokenizerConfig, TOKENIZER_CONFIG_FILE, TokenizerConfigOut};
@@ -242,7 +242,10 @@ impl Tokenizer {
             });
         }
         let truncation = config.truncation.then_some(TruncationParams {
-            direction: TruncationDirection::Right,
+            direction: match config.truncation_side {
+                TruncationSide::Right => TruncationDirection::Right,
+                TruncationSide::Left => TruncationDirection::Left,
+            },
             max_length: config.max_length,
             strategy: TruncationStrategy::LongestFirst,
             stride: 0,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use bertfit_tokenize::{
     BertOptions, PaddingStrategy, SpecialTokens, TokenizeError, Tokenizer, TokenizerConfig,
+    TruncationSide,
 };
 use common::fixtures_dir;
 
@@ -252,6 +253,26 @@ fn pairs_use_type_ids_and_longest_first() {
     assert_eq!(b.input_ids[1], vec![2, 9, 10, 11, 3, 11, 11, 11, 3]);
     assert_eq!(b.token_type_ids[1], vec![0, 0, 0, 0, 0, 1, 1, 1, 1]);
     assert_eq!(b.attention_mask[1], vec![1; 9]);
+}
+
+/// `truncation_side` "left" keeps a long text's end (special tokens stay in place), as HF's
+/// tokenizer with `truncation_side="left"` does.
+#[test]
+fn left_truncation_keeps_the_end() {
+    let config = TokenizerConfig::default()
+        .with_max_length(5)
+        .with_padding(PaddingStrategy::None);
+    let right = tiny(config.clone());
+    let left = tiny(config.with_truncation_side(TruncationSide::Left));
+    let text = "a b c hello world";
+    assert_eq!(
+        right.encode(text).unwrap().input_ids[0],
+        vec![2, 9, 10, 11, 3]
+    );
+    assert_eq!(
+        left.encode(text).unwrap().input_ids[0],
+        vec![2, 11, 5, 6, 3]
+    );
 }
 
 #[test]

@@ -231,6 +231,27 @@ impl<M: SequenceClassifier> TextClassifier<M> {
         evaluate(&self.model, data, &self.options, &self.device)
     }
 
+    /// The logits of tokenized rows (each `[CLS] … [SEP]`, unpadded, at most
+    /// [`max_length`](Self::max_length) long; singles and pairs may mix), one row of
+    /// `num_labels` per example in their order, batched as [`predict`](Self::predict) batches.
+    /// For callers that tokenize themselves: a server checking each request's length first.
+    ///
+    /// # Errors
+    /// Ids the model rejects, a row longer than the model takes; [`TrainError::Backend`] when
+    /// the values cannot be read back.
+    pub fn logits_encoded(&self, rows: &EncodedDataset<()>) -> Result<Vec<Vec<f32>>> {
+        let cols = self.labels.len().max(1);
+        let mut out = vec![Vec::new(); rows.len()];
+        for_each_batch(rows, &self.options, self.max_length(), |indices, batch| {
+            let values = read_f32(logits(&self.model, batch, &self.device)?)?;
+            for (row, &index) in values.chunks_exact(cols).zip(indices) {
+                out[index] = row.to_vec();
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Predictions of tokenized rows, in their order.
     fn predict_encoded(&self, rows: &EncodedDataset<()>) -> Result<Vec<Prediction>> {
         let mut probabilities = vec![Vec::new(); rows.len()];
@@ -351,6 +372,36 @@ mod tests {
         assert_close(&predictions, &alone);
         let texts = batched.predict(&TEXTS).unwrap();
         assert!((predictions[0].probabilities[0] - texts[0].probabilities[0]).abs() > 1e-7);
+    }
+
+    /// Logits of rows tokenized by the caller, singles and pairs mixed, are in input order and
+    /// give `predict`'s probabilities under a softmax.
+    #[test]
+    fn logits_of_encoded_rows_are_in_input_order_and_softmax_to_predict() {
+        let c = classifier(BatchOptions {
+            batch_size: 2,
+            ..BatchOptions::default()
+        });
+        let singles = EncodedDataset::unlabelled(c.tokenizer(), &TEXTS, c.max_length()).unwrap();
+        let pairs =
+            EncodedDataset::unlabelled_pairs(c.tokenizer(), &[(TEXTS[0], TEXTS[1])], 64).unwrap();
+        let mut rows = singles.clone();
+        rows.examples.insert(1, pairs.examples[0].clone());
+        let logits = c.logits_encoded(&rows).unwrap();
+        assert_eq!(logits.len(), TEXTS.len() + 1);
+        let mut expected = c.predict(&TEXTS).unwrap();
+        expected.insert(
+            1,
+            c.predict_pairs(&[(TEXTS[0], TEXTS[1])]).unwrap().remove(0),
+        );
+        for (row, p) in logits.iter().zip(&expected) {
+            let max = row.iter().copied().fold(f32::MIN, f32::max);
+            let exp: Vec<f64> = row.iter().map(|&v| f64::from(v - max).exp()).collect();
+            let sum: f64 = exp.iter().sum();
+            for (e, q) in exp.iter().zip(&p.probabilities) {
+                assert!((e / sum - q).abs() < 1e-6, "{row:?} vs {p:?}");
+            }
+        }
     }
 
     #[test]
