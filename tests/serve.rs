@@ -16,11 +16,10 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use bertfit_model::{BertConfig, BertForSequenceClassification};
-use burn::tensor::Device;
+use bertfit_model::BertConfig;
 use serde_json::{Value, json};
 
-use common::{bertfit, command, text, tiny_model_dir};
+use common::{bert_model_dir, bertfit, command, text, tiny_model_dir};
 
 /// A running `bertfit serve`, killed when dropped.
 struct Server {
@@ -675,9 +674,6 @@ fn bad_requests_get_json_errors_naming_the_field_and_the_server_stays_up() {
 /// A slower random BERT (hidden 128, 2 layers, 512 positions) with the 240-word vocabulary:
 /// long inputs take a visible time, for the overload, timeout and shutdown tests.
 fn slow_model_dir(dir: &Path) -> PathBuf {
-    let model_dir = dir.join("slow");
-    let vocab =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenize/tests/fixtures/bert_vocab_uncased");
     let config = BertConfig {
         vocab_size: 240,
         hidden_size: 128,
@@ -687,16 +683,7 @@ fn slow_model_dir(dir: &Path) -> PathBuf {
         max_position_embeddings: 512,
         ..BertConfig::default()
     };
-    let device = Device::flex();
-    device.seed(3);
-    BertForSequenceClassification::new(&config, &device)
-        .unwrap()
-        .save_pretrained(&model_dir)
-        .unwrap();
-    for file in ["vocab.txt", "tokenizer_config.json"] {
-        std::fs::copy(vocab.join(file), model_dir.join(file)).unwrap();
-    }
-    model_dir
+    bert_model_dir(&dir.join("slow"), &config, 3)
 }
 
 /// Eight inputs of 512 tokens (truncated): a request the slow model takes a while over.

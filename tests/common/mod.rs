@@ -43,9 +43,6 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// A tiny random BERT with the tokenize fixtures' 240-word uncased vocabulary.
 pub fn tiny_model_dir(dir: &Path) -> PathBuf {
-    let model_dir = dir.join("tiny-base");
-    let vocab =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenize/tests/fixtures/bert_vocab_uncased");
     let config = BertConfig {
         vocab_size: 240,
         hidden_size: 32,
@@ -55,16 +52,24 @@ pub fn tiny_model_dir(dir: &Path) -> PathBuf {
         max_position_embeddings: 64,
         ..BertConfig::default()
     };
+    bert_model_dir(&dir.join("tiny-base"), &config, 1)
+}
+
+/// A random BERT of `config` (seeded with `seed`) in `model_dir`, with the tokenize fixtures'
+/// 240-word uncased vocabulary.
+pub fn bert_model_dir(model_dir: &Path, config: &BertConfig, seed: u64) -> PathBuf {
+    let vocab =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tokenize/tests/fixtures/bert_vocab_uncased");
     let device = Device::flex();
-    device.seed(1);
-    BertForSequenceClassification::new(&config, &device)
+    device.seed(seed);
+    BertForSequenceClassification::new(config, &device)
         .unwrap()
-        .save_pretrained(&model_dir)
+        .save_pretrained(model_dir)
         .unwrap();
     for file in ["vocab.txt", "tokenizer_config.json"] {
         std::fs::copy(vocab.join(file), model_dir.join(file)).unwrap();
     }
-    model_dir
+    model_dir.to_path_buf()
 }
 
 pub fn write_reviews(dir: &Path) -> PathBuf {

@@ -115,18 +115,28 @@ struct Row {
     args: Vec<String>,
 }
 
+/// `--threads` (default: every core) and the report directory `root/out`, created.
+pub(crate) fn threads_and_out(
+    threads: Option<usize>,
+    root: &Path,
+    out: &Path,
+) -> Result<(usize, PathBuf)> {
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let out = root.join(out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    Ok((threads, out))
+}
+
 /// Runs the suite from the workspace root.
 pub fn run(suite: Suite, args: &BenchArgs, root: &Path) -> Result<()> {
     if args.reps == 0 || args.iters == 0 {
         bail!("--reps and --iters must be at least 1");
     }
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let out = root.join(&args.out);
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let (threads, out) = threads_and_out(args.threads, root, &args.out)?;
     for backend in &args.backends {
         if !["cpu", "tch"].contains(&backend.as_str()) {
             bail!("--backends {backend}: expected cpu or tch");

@@ -66,13 +66,7 @@ pub fn run(args: &BenchServeArgs, root: &Path) -> Result<()> {
     if args.concurrency.is_empty() || args.concurrency.contains(&0) || args.seconds <= 0.0 {
         bail!("--concurrency needs levels of 1 or more and --seconds a positive time");
     }
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let out = root.join(&args.out);
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let (threads, out) = bench::threads_and_out(args.threads, root, &args.out)?;
     let bertfit = finetune::build(Backend::Flex, Profile::Release, true, root, None, None)?;
     let model = match &args.model {
         Some(model) => model.clone(),
